@@ -1,0 +1,504 @@
+/*
+ * The launch gate.
+ *
+ * Hot path (a lease is held): one relaxed load of the device's open_until; when it is
+ * INT64_MAX (device not gated, coordinator away, or an open-ended lease) the launch goes
+ * straight through; otherwise one clock_gettime(CLOCK_MONOTONIC) (vDSO) and a compare, a
+ * relaxed store of the launch time, and a thread-local counter for pacing.  No lock, syscall
+ * or socket unless the lease is over or a new stream shows up.
+ *
+ * Slow path (no valid lease), in the launching thread under the device's mu: drain the
+ * streams used in the lease that ended, send LeaseRelease{gpu_time_us = grant arrival to
+ * drain end}, send one LeaseRequest and wait on the condvar until the socket thread hands
+ * over a LeaseGrant (or the connection drops, which opens the gate).
+ *
+ * Pacing bounds the work queued ahead of the GPU, so the drain at lease end is short: every
+ * K launches an event is recorded into a ring of PACE_RING; when the ring is full the oldest
+ * is waited for.  K adapts (1..64) so that the queued batches stay well under a lease of GPU
+ * time while tiny kernels pay one event record per 64 launches.
+ *
+ * Early release: the socket thread (lease_tick, every ~1 ms while a lease is held) releases
+ * with idle=true when no launch happened for IDLE_NS and the streams are drained.
+ */
+#include "lease.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "interpose.h"
+#include "log.h"
+#include "shim.h"
+
+#define OPEN INT64_MAX
+#define MAX_STREAMS 16
+#define PACE_RING 4
+#define PACE_K_MAX 64
+#define IDLE_NS 1000000LL
+
+struct lease_dev {
+	_Atomic int64_t open_until;     /* launches before this time need no lease; OPEN = always */
+	_Atomic int64_t last_launch;
+	_Atomic(CUstream) last_stream;
+	atomic_uint pace_k;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool gated;
+	bool held;
+	bool open_ended;
+	bool revoked;
+	bool requested;
+	uint64_t lease_id;
+	int64_t grant_ns;
+	int64_t deadline_ns;
+	CUcontext ctx;
+	CUstream streams[MAX_STREAMS];
+	int nstreams;
+	bool too_many_streams;
+	CUevent ring[PACE_RING];
+	int ring_head, ring_count;
+	int64_t last_wait_end;
+};
+
+static struct lease_dev leases[CFG_MAX_DEVICES];
+static atomic_int connected;
+static atomic_int warned_ungated;
+static __thread unsigned pace_count;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void init_dev(struct lease_dev *g)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	atomic_store(&g->open_until, OPEN);
+	atomic_store(&g->pace_k, 8);
+}
+
+void lease_start(void)
+{
+	for (int i = 0; i < CFG_MAX_DEVICES; i++)
+		init_dev(&leases[i]);
+	atomic_store(&connected, 0);
+}
+
+void lease_after_fork(void)
+{
+	/* the parent's leases, events and streams mean nothing in the child */
+	lease_start();
+}
+
+static void send_request(int dev)
+{
+	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
+	Softmig__V1__LeaseRequest r = SOFTMIG__V1__LEASE_REQUEST__INIT;
+
+	r.device_index = (uint32_t)dev;
+	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_REQUEST;
+	f.lease_request = &r;
+	client_send(&f);
+}
+
+/* Sends LeaseRelease and forgets the lease; g->mu held. */
+static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool idle)
+{
+	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
+	Softmig__V1__LeaseRelease r = SOFTMIG__V1__LEASE_RELEASE__INIT;
+
+	r.device_index = (uint32_t)dev;
+	r.lease_id = g->lease_id;
+	r.gpu_time_us = end_ns > g->grant_ns ? (uint64_t)(end_ns - g->grant_ns) / 1000 : 0;
+	r.idle = idle;
+	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE;
+	f.lease_release = &r;
+	client_send(&f);
+	g->held = false;
+	g->revoked = false;
+	g->nstreams = 0;
+	g->too_many_streams = false;
+	atomic_store_explicit(&g->last_stream, NULL, memory_order_relaxed);
+	log_msg(LOG_DEBUG, "lease %llu on device %d released after %llu us%s", (unsigned long long)r.lease_id,
+		dev, (unsigned long long)r.gpu_time_us, idle ? " (idle)" : "");
+}
+
+/* Waits for everything queued in this lease; g->mu held, launching thread. */
+static void drain_locked(struct lease_dev *g)
+{
+	for (int i = 0; i < g->nstreams; i++)
+		real_cu.cuStreamSynchronize(g->streams[i]);
+	if (g->too_many_streams && real_cu.cuStreamSynchronize)
+		real_cu.cuStreamSynchronize(NULL);
+	g->ring_count = 0;
+	g->ring_head = 0;
+}
+
+/* Whether the streams of this lease have no work left; g->mu held, socket thread. */
+static bool drained_locked(struct lease_dev *g)
+{
+	if (g->too_many_streams)
+		return false;
+	if (g->nstreams && g->ctx)
+		real_cu.cuCtxSetCurrent(g->ctx);
+	for (int i = 0; i < g->nstreams; i++)
+		if (real_cu.cuStreamQuery(g->streams[i]) == CUDA_ERROR_NOT_READY)
+			return false;
+	return true;
+}
+
+/*
+ * Slow path: the launch needs a lease and none is valid.  Returns when the launch may go
+ * ahead (a lease was granted, or the gate opened).
+ */
+static void acquire(int dev, struct lease_dev *g)
+{
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		int64_t now = now_ns();
+		int64_t until = atomic_load_explicit(&g->open_until, memory_order_relaxed);
+
+		if (until == OPEN || now < until)
+			break;
+		if (g->held) {
+			drain_locked(g);
+			release_locked(dev, g, now_ns(), false);
+		}
+		if (!g->requested) {
+			g->requested = true;
+			send_request(dev);
+		}
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void remember_stream(struct lease_dev *g, CUstream s)
+{
+	pthread_mutex_lock(&g->mu);
+	if (!g->ctx && real_cu.cuCtxGetCurrent)
+		real_cu.cuCtxGetCurrent(&g->ctx);
+	for (int i = 0; i < g->nstreams; i++)
+		if (g->streams[i] == s)
+			goto out;
+	if (g->nstreams < MAX_STREAMS)
+		g->streams[g->nstreams++] = s;
+	else
+		g->too_many_streams = true;
+out:
+	atomic_store_explicit(&g->last_stream, s, memory_order_relaxed);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Records a pacing event on s; waits for the oldest when the ring is full. */
+static void pace(struct lease_dev *g, CUstream s)
+{
+	unsigned k = atomic_load_explicit(&g->pace_k, memory_order_relaxed);
+	int64_t target = 5000000; /* ns of GPU work allowed in the ring */
+	int slot;
+
+	pthread_mutex_lock(&g->mu);
+	if (!g->open_ended && g->deadline_ns > g->grant_ns)
+		target = (g->deadline_ns - g->grant_ns) / 4;
+	if (g->ring_count == PACE_RING) {
+		int64_t t0 = now_ns(), t1;
+
+		real_cu.cuEventSynchronize(g->ring[g->ring_head]);
+		t1 = now_ns();
+		if (t1 - t0 > 20000) {
+			/* the GPU is behind: one batch took about the time between two waits */
+			int64_t batch = g->last_wait_end ? t1 - g->last_wait_end : t1 - t0;
+
+			if (batch * PACE_RING > target && k > 1)
+				k /= 2;
+			else if (batch * PACE_RING * 2 < target && k < PACE_K_MAX)
+				k *= 2;
+		} else if (k < PACE_K_MAX) {
+			k *= 2;
+		}
+		g->last_wait_end = t1;
+		atomic_store_explicit(&g->pace_k, k, memory_order_relaxed);
+		g->ring_head = (g->ring_head + 1) % PACE_RING;
+		g->ring_count--;
+	}
+	slot = (g->ring_head + g->ring_count) % PACE_RING;
+	if (!g->ring[slot] && real_cu.cuEventCreate(&g->ring[slot], CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS)
+		g->ring[slot] = NULL;
+	if (g->ring[slot] && real_cu.cuEventRecord(g->ring[slot], s) == CUDA_SUCCESS)
+		g->ring_count++;
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* The device a launch goes to: the only one, or the current context's. */
+static int launch_device(void)
+{
+	return shim.ndev == 1 ? 0 : shim_current_device();
+}
+
+/*
+ * Before a launch on stream s.  Returns the gated device (for lease_after) or -1 when the
+ * launch is not gated.
+ */
+static inline int lease_before(CUstream s)
+{
+	struct lease_dev *g;
+	int64_t until, now;
+	int dev;
+
+	if (!shim_ensure())
+		return -1;
+	dev = launch_device();
+	if (dev < 0)
+		return -1;
+	g = &leases[dev];
+	until = atomic_load_explicit(&g->open_until, memory_order_relaxed);
+	if (until == OPEN)
+		return -1;
+	now = now_ns();
+	if (now >= until) {
+		acquire(dev, g);
+		now = now_ns();
+	}
+	atomic_store_explicit(&g->last_launch, now, memory_order_relaxed);
+	if (atomic_load_explicit(&g->last_stream, memory_order_relaxed) != s)
+		remember_stream(g, s);
+	return dev;
+}
+
+/* After a gated launch: pacing every K launches of this thread. */
+static inline void lease_after(int dev, CUstream s, CUresult rc)
+{
+	struct lease_dev *g;
+
+	if (dev < 0 || rc != CUDA_SUCCESS)
+		return;
+	g = &leases[dev];
+	if (++pace_count >= atomic_load_explicit(&g->pace_k, memory_order_relaxed)) {
+		pace_count = 0;
+		pace(g, s);
+	}
+}
+
+void lease_on_limits(int dev, bool gated, uint32_t lease_us)
+{
+	struct lease_dev *g;
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return;
+	(void)lease_us;
+	g = &leases[dev];
+	atomic_store(&connected, 1);
+	pthread_mutex_lock(&g->mu);
+	g->gated = gated;
+	g->held = false;
+	g->revoked = false;
+	g->nstreams = 0;
+	atomic_store_explicit(&g->last_stream, NULL, memory_order_relaxed);
+	atomic_store(&g->open_until, gated ? 0 : OPEN);
+	if (g->requested && gated)
+		send_request(dev);
+	else
+		g->requested = false;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	atomic_store(&warned_ungated, 0);
+}
+
+void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us)
+{
+	struct lease_dev *g;
+	int64_t now = now_ns();
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return;
+	g = &leases[dev];
+	pthread_mutex_lock(&g->mu);
+	if (!g->gated) {
+		pthread_mutex_unlock(&g->mu);
+		return;
+	}
+	g->held = true;
+	g->revoked = false;
+	g->requested = false;
+	g->lease_id = lease_id;
+	g->grant_ns = now;
+	g->open_ended = duration_us == 0;
+	g->deadline_ns = g->open_ended ? OPEN - 1 : now + (int64_t)duration_us * 1000;
+	atomic_store_explicit(&g->last_launch, now, memory_order_relaxed);
+	atomic_store(&g->open_until, g->deadline_ns);
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	client_wake();
+}
+
+void lease_on_revoke(int dev, uint64_t lease_id)
+{
+	struct lease_dev *g;
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return;
+	g = &leases[dev];
+	pthread_mutex_lock(&g->mu);
+	if (g->held && g->lease_id == lease_id) {
+		g->revoked = true;
+		atomic_store(&g->open_until, 0);
+	}
+	pthread_mutex_unlock(&g->mu);
+	client_wake();
+}
+
+void lease_on_disconnect(void)
+{
+	atomic_store(&connected, 0);
+	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
+		struct lease_dev *g = &leases[i];
+
+		pthread_mutex_lock(&g->mu);
+		if (g->gated && !atomic_exchange(&warned_ungated, 1))
+			log_msg(LOG_WARN, "coordinator away: kernel launches run ungated until it is back");
+		g->held = false;
+		g->requested = false;
+		g->revoked = false;
+		g->nstreams = 0;
+		atomic_store(&g->open_until, OPEN);
+		pthread_cond_broadcast(&g->cv);
+		pthread_mutex_unlock(&g->mu);
+	}
+}
+
+int lease_tick(void)
+{
+	int64_t now = now_ns();
+	int wait_ms = 50;
+
+	for (int i = 0; i < shim.ndev; i++) {
+		struct lease_dev *g = &leases[i];
+		int64_t last;
+
+		if (!g->held)
+			continue;
+		wait_ms = 1;
+		last = atomic_load_explicit(&g->last_launch, memory_order_relaxed);
+		if (now - last < IDLE_NS || (g->open_ended && !g->revoked))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		if (g->held && now - atomic_load_explicit(&g->last_launch, memory_order_relaxed) >= IDLE_NS) {
+			int64_t until = atomic_load(&g->open_until);
+
+			atomic_store(&g->open_until, 0);
+			if (drained_locked(g)) {
+				release_locked(i, g, now_ns(), !g->revoked && now < g->deadline_ns);
+			} else if (!g->revoked && now < g->deadline_ns) {
+				atomic_store(&g->open_until, until);
+			}
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
+	return wait_ms;
+}
+
+/* ------------------------------------------------------------------ launch wrappers */
+
+#define GATED_LAUNCH(fn, stream, args)                                                         \
+	do {                                                                                   \
+		CUresult rc;                                                                   \
+		int dev;                                                                       \
+		interpose_load_cuda();                                                         \
+		if (!real_cu.fn)                                                               \
+			return CUDA_ERROR_NOT_SUPPORTED;                                       \
+		dev = lease_before(stream);                                                    \
+		rc = real_cu.fn args;                                                          \
+		lease_after(dev, stream, rc);                                                  \
+		return rc;                                                                     \
+	} while (0)
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+					    unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+					    unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+					    void **kernelParams, void **extra)
+{
+	GATED_LAUNCH(cuLaunchKernel, hStream,
+		     (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+		      kernelParams, extra));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+						 unsigned int gridDimZ, unsigned int blockDimX,
+						 unsigned int blockDimY, unsigned int blockDimZ,
+						 unsigned int sharedMemBytes, CUstream hStream, void **kernelParams,
+						 void **extra)
+{
+	GATED_LAUNCH(cuLaunchKernel_ptsz, hStream,
+		     (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+		      kernelParams, extra));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams,
+					      void **extra)
+{
+	CUstream s = config ? config->hStream : NULL;
+
+	GATED_LAUNCH(cuLaunchKernelEx, s, (config, f, kernelParams, extra));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f,
+						   void **kernelParams, void **extra)
+{
+	CUstream s = config ? config->hStream : NULL;
+
+	GATED_LAUNCH(cuLaunchKernelEx_ptsz, s, (config, f, kernelParams, extra));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
+						       unsigned int gridDimY, unsigned int gridDimZ,
+						       unsigned int blockDimX, unsigned int blockDimY,
+						       unsigned int blockDimZ, unsigned int sharedMemBytes,
+						       CUstream hStream, void **kernelParams)
+{
+	GATED_LAUNCH(cuLaunchCooperativeKernel, hStream,
+		     (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+		      kernelParams));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX,
+							    unsigned int gridDimY, unsigned int gridDimZ,
+							    unsigned int blockDimX, unsigned int blockDimY,
+							    unsigned int blockDimZ, unsigned int sharedMemBytes,
+							    CUstream hStream, void **kernelParams)
+{
+	GATED_LAUNCH(cuLaunchCooperativeKernel_ptsz, hStream,
+		     (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+		      kernelParams));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *launchParamsList,
+								  unsigned int numDevices, unsigned int flags)
+{
+	CUstream s = (launchParamsList && numDevices) ? launchParamsList[0].hStream : NULL;
+
+	GATED_LAUNCH(cuLaunchCooperativeKernelMultiDevice, s, (launchParamsList, numDevices, flags));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
+{
+	GATED_LAUNCH(cuGraphLaunch, hStream, (hGraphExec, hStream));
+}
+
+SHIM_EXPORT CUresult CUDAAPI cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream)
+{
+	GATED_LAUNCH(cuGraphLaunch_ptsz, hStream, (hGraphExec, hStream));
+}

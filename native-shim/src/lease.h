@@ -1,0 +1,24 @@
+/*
+ * The launch gate: kernels run on a gated device only while the process's job holds an SM
+ * time-slice lease from the coordinator.
+ */
+#ifndef SOFTMIG_LEASE_H
+#define SOFTMIG_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void lease_start(void);
+void lease_after_fork(void);
+
+/* Welcome / LimitsUpdate: whether dev needs a lease; lease_us is the node's default length. */
+void lease_on_limits(int dev, bool gated, uint32_t lease_us);
+void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us);
+void lease_on_revoke(int dev, uint64_t lease_id);
+/* The connection dropped: every gate opens (launches run ungated) and waiters wake up. */
+void lease_on_disconnect(void);
+
+/* Socket thread: end leases that went idle or ran out; returns ms until it wants to run again. */
+int lease_tick(void);
+
+#endif

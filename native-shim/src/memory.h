@@ -1,0 +1,46 @@
+/*
+ * Memory accounting: reservations before the driver allocates, the pointer map for frees,
+ * credit mode, and the figures reported by cuMemGetInfo/cuDeviceTotalMem/NVML.
+ */
+#ifndef SOFTMIG_MEMORY_H
+#define SOFTMIG_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mem_limits_in {
+	int dev;
+	uint64_t limit;
+};
+
+struct mem_holding {
+	int dev;
+	uint64_t bytes;
+	uint32_t allocations;
+};
+
+/* Sets every device's limit from the config.  Called once per session before the client starts. */
+void mem_start(void);
+void mem_after_fork(void);
+
+/* A Welcome or LimitsUpdate: dev's limit becomes limit (0 = none); exact mode until a credit. */
+void mem_on_limit(int dev, uint64_t limit);
+void mem_on_credit_grant(int dev, uint64_t ceiling, uint64_t epoch);
+void mem_on_credit_revoke(int dev, uint64_t epoch);
+/* The connection dropped: credits end, limits stay as they were. */
+void mem_on_disconnect(void);
+
+/* Fills out (capacity cap) with what the process holds; returns the number of devices. */
+int mem_holdings(struct mem_holding *out, int cap);
+
+/* Sends pending UsageReports (socket thread). */
+void mem_flush_reports(void);
+
+/* Adjusts a physical (free, total) of dev to the job's limit, if it has one. */
+void mem_adjust_info(int dev, uint64_t *free_bytes, uint64_t *total_bytes);
+
+/* dev's limit, 0 when none. */
+uint64_t mem_limit(int dev);
+
+#endif
