@@ -395,7 +395,9 @@ int lease_tick(void)
 		last = atomic_load_explicit(&g->last_launch, memory_order_relaxed);
 		if (now - last < IDLE_NS || (g->open_ended && !g->revoked))
 			continue;
-		pthread_mutex_lock(&g->mu);
+		/* a launching thread holding mu is pacing or draining: this device is not idle */
+		if (pthread_mutex_trylock(&g->mu) != 0)
+			continue;
 		if (g->held && now - atomic_load_explicit(&g->last_launch, memory_order_relaxed) >= IDLE_NS) {
 			int64_t until = atomic_load(&g->open_until);
 

@@ -22,6 +22,15 @@ CUresult CUDAAPI cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, u
 						CUstream s, void **params);
 CUresult CUDAAPI cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s);
 
+/* An empty kernel as PTX: the real driver JIT-compiles it, the fake driver accepts any image. */
+static const char spin_ptx[] = ".version 7.0\n"
+			       ".target sm_50\n"
+			       ".address_size 64\n"
+			       ".visible .entry spin()\n"
+			       "{\n"
+			       "\tret;\n"
+			       "}\n";
+
 typedef CUresult (*launch_fn)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
 			      unsigned int, unsigned int, CUstream, void **, void **);
 typedef CUresult (*launch_ex_fn)(const CUlaunchConfig *, CUfunction, void **, void **);
@@ -71,7 +80,7 @@ int main(int argc, char **argv)
 	}
 	ptsz = strstr(mode, "_ptsz") != NULL;
 	probe_context();
-	if (cuModuleLoadData(&mod, "softmig test module") != CUDA_SUCCESS ||
+	if (cuModuleLoadData(&mod, spin_ptx) != CUDA_SUCCESS ||
 	    cuModuleGetFunction(&fn, mod, "spin") != CUDA_SUCCESS) {
 		printf("{\"error\":\"no module\"}\n");
 		return 1;
