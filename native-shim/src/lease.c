@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,6 +38,8 @@
 #define PACE_RING 4
 #define PACE_K_MAX 64
 #define IDLE_NS 1000000LL
+/* last_stream before any launch of a lease: no stream handle (NULL is the default stream) */
+#define NO_STREAM ((CUstream)(uintptr_t)UINTPTR_MAX)
 
 struct lease_dev {
 	_Atomic int64_t open_until;     /* launches before this time need no lease; OPEN = always */
@@ -51,6 +54,7 @@ struct lease_dev {
 	bool open_ended;
 	bool revoked;
 	bool requested;
+	int waiters;            /* threads blocked in acquire(), or woken and not yet through */
 	uint64_t lease_id;
 	int64_t grant_ns;
 	int64_t deadline_ns;
@@ -59,8 +63,10 @@ struct lease_dev {
 	int nstreams;
 	bool too_many_streams;
 	CUevent ring[PACE_RING];
+	unsigned ring_k[PACE_RING];     /* launches each event closes */
 	int ring_head, ring_count;
 	int64_t last_wait_end;
+	bool last_wait_blocked;
 };
 
 static struct lease_dev leases[CFG_MAX_DEVICES];
@@ -82,6 +88,7 @@ static void init_dev(struct lease_dev *g)
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	atomic_store(&g->open_until, OPEN);
+	atomic_store(&g->last_stream, NO_STREAM);
 	atomic_store(&g->pace_k, 8);
 }
 
@@ -126,7 +133,7 @@ static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool id
 	g->revoked = false;
 	g->nstreams = 0;
 	g->too_many_streams = false;
-	atomic_store_explicit(&g->last_stream, NULL, memory_order_relaxed);
+	atomic_store_explicit(&g->last_stream, NO_STREAM, memory_order_relaxed);
 	log_msg(LOG_DEBUG, "lease %llu on device %d released after %llu us%s", (unsigned long long)r.lease_id,
 		dev, (unsigned long long)r.gpu_time_us, idle ? " (idle)" : "");
 }
@@ -181,7 +188,9 @@ static void acquire(int dev, struct lease_dev *g)
 
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
+			g->waiters++;
 			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+			g->waiters--;
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -204,10 +213,16 @@ out:
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* Records a pacing event on s; waits for the oldest when the ring is full. */
+/*
+ * Records a pacing event on s; waits for the oldest when the ring is full.  K (launches per
+ * event) follows the GPU time per launch, measured between two waits that both blocked (the
+ * GPU was busy all along, so the second wait ended one batch after the first):
+ * K = target / (PACE_RING * per-launch time), so the ring holds about `target` of GPU work.
+ * A wait that did not block means the GPU keeps up: K doubles, up to PACE_K_MAX.
+ */
 static void pace(struct lease_dev *g, CUstream s)
 {
-	unsigned k = atomic_load_explicit(&g->pace_k, memory_order_relaxed);
+	unsigned k = atomic_load_explicit(&g->pace_k, memory_order_relaxed), nk = k;
 	int64_t target = 5000000; /* ns of GPU work allowed in the ring */
 	int slot;
 
@@ -215,31 +230,38 @@ static void pace(struct lease_dev *g, CUstream s)
 	if (!g->open_ended && g->deadline_ns > g->grant_ns)
 		target = (g->deadline_ns - g->grant_ns) / 4;
 	if (g->ring_count == PACE_RING) {
+		int oldest = g->ring_head;
 		int64_t t0 = now_ns(), t1;
+		bool blocked;
 
-		real_cu.cuEventSynchronize(g->ring[g->ring_head]);
+		real_cu.cuEventSynchronize(g->ring[oldest]);
 		t1 = now_ns();
-		if (t1 - t0 > 20000) {
-			/* the GPU is behind: one batch took about the time between two waits */
-			int64_t batch = g->last_wait_end ? t1 - g->last_wait_end : t1 - t0;
+		blocked = t1 - t0 > 20000;
+		if (blocked && g->last_wait_blocked && g->ring_k[oldest]) {
+			int64_t per_launch = (t1 - g->last_wait_end) / g->ring_k[oldest];
+			int64_t want = per_launch > 0 ? target / (PACE_RING * per_launch) : PACE_K_MAX;
 
-			if (batch * PACE_RING > target && k > 1)
-				k /= 2;
-			else if (batch * PACE_RING * 2 < target && k < PACE_K_MAX)
-				k *= 2;
-		} else if (k < PACE_K_MAX) {
-			k *= 2;
+			nk = want < 1 ? 1 : want > PACE_K_MAX ? PACE_K_MAX : (unsigned)want;
+		} else if (!blocked && k < PACE_K_MAX) {
+			nk = k * 2;
 		}
+		g->last_wait_blocked = blocked;
 		g->last_wait_end = t1;
-		atomic_store_explicit(&g->pace_k, k, memory_order_relaxed);
 		g->ring_head = (g->ring_head + 1) % PACE_RING;
 		g->ring_count--;
+		if (nk != k) {
+			log_msg(LOG_DEBUG, "pacing: an event every %u launches (waited %lld us)", nk,
+				(long long)(t1 - t0) / 1000);
+			atomic_store_explicit(&g->pace_k, nk, memory_order_relaxed);
+		}
 	}
 	slot = (g->ring_head + g->ring_count) % PACE_RING;
 	if (!g->ring[slot] && real_cu.cuEventCreate(&g->ring[slot], CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS)
 		g->ring[slot] = NULL;
-	if (g->ring[slot] && real_cu.cuEventRecord(g->ring[slot], s) == CUDA_SUCCESS)
+	if (g->ring[slot] && real_cu.cuEventRecord(g->ring[slot], s) == CUDA_SUCCESS) {
+		g->ring_k[slot] = k;
 		g->ring_count++;
+	}
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -307,7 +329,7 @@ void lease_on_limits(int dev, bool gated, uint32_t lease_us)
 	g->held = false;
 	g->revoked = false;
 	g->nstreams = 0;
-	atomic_store_explicit(&g->last_stream, NULL, memory_order_relaxed);
+	atomic_store_explicit(&g->last_stream, NO_STREAM, memory_order_relaxed);
 	atomic_store(&g->open_until, gated ? 0 : OPEN);
 	if (g->requested && gated)
 		send_request(dev);
@@ -398,7 +420,7 @@ int lease_tick(void)
 		/* a launching thread holding mu is pacing or draining: this device is not idle */
 		if (pthread_mutex_trylock(&g->mu) != 0)
 			continue;
-		if (g->held && now - atomic_load_explicit(&g->last_launch, memory_order_relaxed) >= IDLE_NS) {
+		if (g->held && !g->waiters && now - atomic_load_explicit(&g->last_launch, memory_order_relaxed) >= IDLE_NS) {
 			int64_t until = atomic_load(&g->open_until);
 
 			atomic_store(&g->open_until, 0);

@@ -1,0 +1,248 @@
+package org.softmig.coordinator.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.softmig.coordinator.Coordinator;
+import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.nvml.SimulatedGpus;
+import org.softmig.proto.v1.ClientFrame;
+import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.ServerFrame;
+import org.softmig.proto.v1.StatusReply;
+import org.softmig.proto.v1.StatusRequest;
+
+/**
+ * Runs the native test programs (native-shim/build/test) under LD_PRELOAD=libsoftmig.so against
+ * the fake CUDA driver, next to a coordinator started in this JVM on a temporary socket with
+ * simulated GPUs. Paths come from the system properties the pom sets: softmig.shim,
+ * softmig.fakeCuda, softmig.testPrograms.
+ */
+final class ShimRig implements AutoCloseable {
+
+  static final String SPEC = "8G";
+  static final long MIB = 1L << 20;
+  static final long GIB = 1L << 30;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static final Path SHIM =
+      Path.of(System.getProperty("softmig.shim", "../native-shim/build/libsoftmig.so"));
+  static final Path FAKE_CUDA =
+      Path.of(System.getProperty("softmig.fakeCuda", "../native-shim/build/fake-cuda"));
+  static final Path PROGRAMS =
+      Path.of(System.getProperty("softmig.testPrograms", "../native-shim/build/test"));
+
+  private final Path dir;
+  private final Path socket;
+  private final Path configDir;
+  private final List<Process> processes = new ArrayList<>();
+  private Coordinator coordinator;
+
+  ShimRig() throws IOException {
+    dir = Files.createTempDirectory("softmig-it");
+    socket = dir.resolve("c.sock");
+    configDir = Files.createDirectories(dir.resolve("conf"));
+  }
+
+  /** Whether the native side was built (mvn verify builds it before this module). */
+  static boolean nativeBuilt() {
+    return Files.isRegularFile(SHIM)
+        && Files.isRegularFile(FAKE_CUDA.resolve("libcuda.so.1"))
+        && Files.isRegularFile(PROGRAMS.resolve("alloc_probe"));
+  }
+
+  Path socket() {
+    return socket;
+  }
+
+  void startCoordinator() throws Exception {
+    NodeSettings settings =
+        NodeSettings.defaults()
+            .withSocket(socket)
+            .withSimulate(SPEC)
+            .withNodeName("it")
+            .withClusterPort(0)
+            .withConfigDir(configDir);
+    coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(SPEC));
+  }
+
+  void stopCoordinator() {
+    if (coordinator != null) {
+      coordinator.close();
+      coordinator = null;
+    }
+  }
+
+  /** A test program with the shim preloaded; env adds to (and overrides) the defaults. */
+  ProcessBuilder program(String name, Map<String, String> env, String... args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(PROGRAMS.resolve(name).toAbsolutePath().toString());
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    Map<String, String> e = pb.environment();
+    e.keySet()
+        .removeIf(
+            k -> k.startsWith("SLURM_") || k.startsWith("CUDA_") || k.startsWith("SOFTMIG_"));
+    e.put("LD_PRELOAD", SHIM.toAbsolutePath().toString());
+    e.put("LD_LIBRARY_PATH", FAKE_CUDA.toAbsolutePath().toString());
+    e.put("SOFTMIG_FAKE_GPUS", SPEC);
+    e.put("SOFTMIG_SOCKET", socket.toString());
+    e.put("SOFTMIG_CONFIG_DIR", configDir.toString());
+    e.put("SOFTMIG_LOG_FILE", dir.resolve("shim.log").toString());
+    e.put("LIBCUDA_LOG_LEVEL", "3");
+    e.putAll(env);
+    pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("stderr.log").toFile()));
+    return pb;
+  }
+
+  /** Exit code and JSON lines of a program run to completion. */
+  record Run(int exit, List<JsonNode> lines) {
+    JsonNode line(int i) {
+      return lines.get(i);
+    }
+  }
+
+  Run run(String name, Map<String, String> env, String... args) throws Exception {
+    Process p = start(program(name, env, args));
+    List<JsonNode> lines = new ArrayList<>();
+    try (BufferedReader r = reader(p.getInputStream())) {
+      String s;
+      while ((s = r.readLine()) != null) {
+        lines.add(JSON.readTree(s));
+      }
+    }
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException(name + " did not finish within 60 s");
+    }
+    return new Run(p.exitValue(), lines);
+  }
+
+  /** A long-lived mem_shell process driven line by line. */
+  Shell shell(Map<String, String> env) throws Exception {
+    Shell s = new Shell(start(program("mem_shell", env)));
+    JsonNode ready = s.next();
+    if (!"ready".equals(ready.path("op").asText())) {
+      throw new IllegalStateException("mem_shell did not start: " + ready);
+    }
+    return s;
+  }
+
+  final class Shell {
+    final Process process;
+    private final BufferedReader out;
+    private final Writer in;
+
+    private Shell(Process process) {
+      this.process = process;
+      this.out = reader(process.getInputStream());
+      this.in = new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+    }
+
+    JsonNode send(String command) throws IOException {
+      in.write(command + "\n");
+      in.flush();
+      return next();
+    }
+
+    /** Allocates through path; returns the CUresult. */
+    int alloc(String path, long bytes) throws IOException {
+      return send("alloc " + path + " " + bytes).path("rc").asInt(-1);
+    }
+
+    JsonNode next() throws IOException {
+      String s = out.readLine();
+      if (s == null) {
+        throw new IOException("mem_shell exited");
+      }
+      return JSON.readTree(s);
+    }
+
+    long pid() {
+      return process.pid();
+    }
+  }
+
+  private Process start(ProcessBuilder pb) throws IOException {
+    Process p = pb.start();
+    processes.add(p);
+    return p;
+  }
+
+  private static BufferedReader reader(InputStream in) {
+    return new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+  }
+
+  /** The node's status, straight over the socket. */
+  StatusReply status() throws IOException {
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      OutputStream out = Channels.newOutputStream(ch);
+      InputStream in = Channels.newInputStream(ch);
+      ClientFrame.newBuilder()
+          .setRequestId(1)
+          .setStatus(StatusRequest.getDefaultInstance())
+          .build()
+          .writeDelimitedTo(out);
+      ServerFrame reply = ServerFrame.parseDelimitedFrom(in);
+      if (reply == null || !reply.hasStatus()) {
+        throw new IOException("no status reply: " + reply);
+      }
+      return reply.getStatus();
+    }
+  }
+
+  Optional<JobStatus> job(String jobId) {
+    try {
+      return status().getNodesList().stream()
+          .flatMap(n -> n.getGpusList().stream())
+          .flatMap(g -> g.getJobsList().stream())
+          .filter(j -> j.getJobId().equals(jobId))
+          .findFirst();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The shim's log, for failure messages. */
+  String shimLog() {
+    try {
+      Path log = dir.resolve("shim.log");
+      return Files.exists(log) ? Files.readString(log) : "";
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Process p : processes) {
+      p.destroyForcibly();
+    }
+    for (Process p : processes) {
+      try {
+        p.waitFor(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    stopCoordinator();
+  }
+}
