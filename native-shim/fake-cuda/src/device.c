@@ -1,11 +1,14 @@
 /*
  * Driver initialisation, device queries and error strings. Devices come from
- * SOFTMIG_FAKE_GPUS (spec.c); their attributes are those of an H100-class GPU.
+ * SOFTMIG_FAKE_GPUS (spec.c), filtered and ordered by CUDA_VISIBLE_DEVICES as the real
+ * driver does; their attributes are those of an H100-class GPU.
  */
 #include "fake.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAKE_DRIVER_VERSION 13000
@@ -14,33 +17,53 @@
 
 static atomic_bool initialized;
 
+/* visible_gpus[ordinal] is the SOFTMIG_FAKE_GPUS index of CUDA device `ordinal`. */
+static int visible_gpus[FAKE_MAX_GPUS];
+static int visible_count;
+static pthread_once_t visible_once = PTHREAD_ONCE_INIT;
+
+static void load_visible_gpus(void) {
+  const struct fake_gpu *gpus;
+  int count = fake_gpus(&gpus);
+  if (count < 0) {
+    visible_count = 0;
+    return;
+  }
+  visible_count = fake_visible_devices(gpus, count, getenv("CUDA_VISIBLE_DEVICES"),
+                                       visible_gpus, FAKE_MAX_GPUS);
+}
+
 bool fake_initialized(void) {
   return atomic_load_explicit(&initialized, memory_order_acquire);
 }
 
 CUresult fake_check_device(CUdevice dev) {
-  const struct fake_gpu *gpus;
   if (!fake_initialized()) {
     return CUDA_ERROR_NOT_INITIALIZED;
   }
-  if (dev < 0 || dev >= fake_gpus(&gpus)) {
+  if (dev < 0 || dev >= visible_count) {
     return CUDA_ERROR_INVALID_DEVICE;
   }
   return CUDA_SUCCESS;
 }
 
+/* The SOFTMIG_FAKE_GPUS index of a valid ordinal. */
+static int gpu_index(CUdevice dev) {
+  return visible_gpus[dev];
+}
+
 const struct fake_gpu *fake_device(CUdevice dev) {
   const struct fake_gpu *gpus;
   fake_gpus(&gpus);
-  return &gpus[dev];
+  return &gpus[gpu_index(dev)];
 }
 
 CUresult cuInit(unsigned int flags) {
-  const struct fake_gpu *gpus;
   if (flags != 0) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  if (fake_gpus(&gpus) < 0) {
+  pthread_once(&visible_once, load_visible_gpus);
+  if (visible_count == 0) {
     return CUDA_ERROR_NO_DEVICE;
   }
   atomic_store_explicit(&initialized, true, memory_order_release);
@@ -56,14 +79,13 @@ CUresult cuDriverGetVersion(int *version) {
 }
 
 CUresult cuDeviceGetCount(int *count) {
-  const struct fake_gpu *gpus;
   if (count == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   if (!fake_initialized()) {
     return CUDA_ERROR_NOT_INITIALIZED;
   }
-  *count = fake_gpus(&gpus);
+  *count = visible_count;
   return CUDA_SUCCESS;
 }
 
@@ -121,7 +143,7 @@ CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev) {
   }
   CUresult rc = fake_check_device(dev);
   if (rc == CUDA_SUCCESS) {
-    snprintf(pciBusId, (size_t)len, "0000:%02X:00.0", FAKE_PCI_BUS_BASE + dev);
+    snprintf(pciBusId, (size_t)len, "0000:%02X:00.0", FAKE_PCI_BUS_BASE + gpu_index(dev));
   }
   return rc;
 }
@@ -146,7 +168,7 @@ static int attribute_value(CUdevice_attribute attrib, CUdevice dev) {
   case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY: return 1;
   case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: return 1;
   case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: return 1;
-  case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: return FAKE_PCI_BUS_BASE + dev;
+  case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: return FAKE_PCI_BUS_BASE + gpu_index(dev);
   case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: return 2619000;
   case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: return 5120;
   case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: return 52428800;

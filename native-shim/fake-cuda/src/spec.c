@@ -183,6 +183,60 @@ int fake_parse_spec(const char *spec, struct fake_gpu *gpus, int max, char *err,
   }
 }
 
+/* The GPU an entry of CUDA_VISIBLE_DEVICES names, or -1. */
+static int visible_entry(const struct fake_gpu *gpus, int count, const char *entry, size_t len) {
+  char *end;
+  if (len == 0) {
+    return -1;
+  }
+  if (isdigit((unsigned char)entry[0])) {
+    long index = strtol(entry, &end, 10);
+    return (size_t)(end - entry) == len && index < count ? (int)index : -1;
+  }
+  int found = -1;
+  for (int i = 0; i < count; i++) {
+    if (len <= strlen(gpus[i].uuid_text) && strncmp(gpus[i].uuid_text, entry, len) == 0) {
+      if (found >= 0) {
+        return -1; /* an ambiguous prefix */
+      }
+      found = i;
+    }
+  }
+  return found;
+}
+
+int fake_visible_devices(const struct fake_gpu *gpus, int count, const char *visible, int *map,
+                         int max) {
+  int visible_count = 0;
+
+  if (visible == NULL) {
+    for (int i = 0; i < count && i < max; i++) {
+      map[visible_count++] = i;
+    }
+    return visible_count;
+  }
+  for (const char *start = visible; visible_count < max;) {
+    const char *end = strchr(start, ',');
+    const char *entry_end = end != NULL ? end : start + strlen(start);
+    trim(&start, &entry_end);
+    int index = visible_entry(gpus, count, start, (size_t)(entry_end - start));
+    for (int i = 0; i < visible_count && index >= 0; i++) {
+      if (map[i] == index) {
+        index = -1;
+      }
+    }
+    if (index < 0) {
+      break;
+    }
+    map[visible_count++] = index;
+    if (end == NULL) {
+      break;
+    }
+    start = end + 1;
+  }
+  return visible_count;
+}
+
 static struct fake_gpu process_gpus[FAKE_MAX_GPUS];
 static int process_gpu_count;
 static pthread_once_t process_gpus_once = PTHREAD_ONCE_INIT;

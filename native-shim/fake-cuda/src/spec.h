@@ -41,6 +41,15 @@ void fake_uuid(int index, const char *name, uint64_t total_bytes, unsigned char 
 void fake_uuid_format(const unsigned char uuid[16], char out[FAKE_UUID_TEXT_LEN]);
 
 /*
+ * Applies a CUDA_VISIBLE_DEVICES value to count GPUs, as the real driver does: a comma list
+ * of indices or UUIDs ("GPU-..." or a unique prefix of one), read up to the first entry that
+ * is invalid or repeated. map[ordinal] receives the GPU index behind each CUDA ordinal.
+ * NULL means every GPU. Returns the number of visible GPUs (at most max).
+ */
+int fake_visible_devices(const struct fake_gpu *gpus, int count, const char *visible, int *map,
+                         int max);
+
+/*
  * The GPUs of this process, read once from SOFTMIG_FAKE_GPUS. Returns the count, or -1 when
  * the spec is bad (the reason is printed to stderr once).
  */

@@ -79,9 +79,38 @@ static void test_specs(void) {
   CHECK_RC(fake_parse_spec("1G,1G,1G", gpus, 2, err, sizeof(err)), -1);
 }
 
+static int visible(const struct fake_gpu *gpus, int count, const char *value, int *map) {
+  return fake_visible_devices(gpus, count, value, map, FAKE_MAX_GPUS);
+}
+
+static void test_visible_devices(void) {
+  struct fake_gpu gpus[FAKE_MAX_GPUS];
+  int map[FAKE_MAX_GPUS];
+  char err[256];
+  int count = fake_parse_spec("48G,48G,L40S:48G", gpus, FAKE_MAX_GPUS, err, sizeof(err));
+
+  CHECK(count == 3);
+  CHECK_RC(visible(gpus, count, NULL, map), 3);
+  CHECK(map[0] == 0 && map[1] == 1 && map[2] == 2);
+  CHECK_RC(visible(gpus, count, "2,0", map), 2);
+  CHECK(map[0] == 2 && map[1] == 0);
+  CHECK_RC(visible(gpus, count, "GPU-cae8b510-42c5-392f-81d1-aa5a0543af22", map), 1);
+  CHECK(map[0] == 1);
+  char prefixes[64];
+  snprintf(prefixes, sizeof(prefixes), "%.10s, 0", gpus[2].uuid_text); /* a unique prefix */
+  CHECK_RC(visible(gpus, count, prefixes, map), 2);
+  CHECK(map[0] == 2 && map[1] == 0);
+  CHECK_RC(visible(gpus, count, "GPU-", map), 0);        /* ambiguous */
+  CHECK_RC(visible(gpus, count, "1,7,0", map), 1);       /* stops at the invalid entry */
+  CHECK_RC(visible(gpus, count, "1,1", map), 1);         /* and at a repeated one */
+  CHECK_RC(visible(gpus, count, "", map), 0);
+  CHECK_RC(visible(gpus, count, "-1", map), 0);
+}
+
 int main(void) {
   test_uuid_vectors();
   test_sizes();
   test_specs();
+  test_visible_devices();
   return check_report("test_spec");
 }
