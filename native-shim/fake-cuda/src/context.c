@@ -272,6 +272,68 @@ CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
   return CUDA_SUCCESS;
 }
 
+CUresult cuCtxGetId(CUcontext ctx, unsigned long long *ctxId) {
+  CUdevice dev;
+  if (ctxId == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUresult rc = fake_context_device(ctx, &dev);
+  if (rc == CUDA_SUCCESS) {
+    *ctxId = (unsigned long long)(uintptr_t)(ctx != NULL ? ctx : context_stack[context_depth - 1]);
+  }
+  return rc;
+}
+
+CUresult cuDeviceCanAccessPeer(int *canAccessPeer, CUdevice dev, CUdevice peerDev) {
+  if (canAccessPeer == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUresult rc = fake_check_device(dev);
+  if (rc == CUDA_SUCCESS) {
+    rc = fake_check_device(peerDev);
+  }
+  if (rc == CUDA_SUCCESS) {
+    *canAccessPeer = dev != peerDev;
+  }
+  return rc;
+}
+
+CUresult cuCtxEnablePeerAccess(CUcontext peerContext, unsigned int Flags) {
+  return context_valid(peerContext) && Flags == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuCtxDisablePeerAccess(CUcontext peerContext) {
+  return context_valid(peerContext) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func,
+                                                     int blockSize, size_t dynamicSMemSize) {
+  (void)dynamicSMemSize;
+  if (numBlocks == NULL || blockSize <= 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (!fake_function_valid(func)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  *numBlocks = 2048 / blockSize > 32 ? 32 : 2048 / blockSize;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+                                          CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                          size_t dynamicSMemSize, int blockSizeLimit) {
+  (void)blockSizeToDynamicSMemSize, (void)dynamicSMemSize;
+  if (minGridSize == NULL || blockSize == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (!fake_function_valid(func)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  *blockSize = blockSizeLimit > 0 && blockSizeLimit < 1024 ? blockSizeLimit : 1024;
+  *minGridSize = 132 * (2048 / *blockSize);
+  return CUDA_SUCCESS;
+}
+
 CUresult cuCtxSynchronize(void) {
   CUdevice dev;
   CUresult rc = fake_current_device(&dev);

@@ -215,25 +215,115 @@ CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
   return CUDA_SUCCESS;
 }
 
-CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr) {
-  CUresult rc = CUDA_ERROR_NOT_FOUND;
+/* Finds the linear allocation containing dptr (a scan: for queries, not hot paths). */
+static bool find_linear(CUdeviceptr dptr, struct block *found) {
+  bool ok = false;
   pthread_mutex_lock(&memory_lock);
-  for (int i = 0; i < BUCKET_COUNT && rc != CUDA_SUCCESS; i++) {
+  for (int i = 0; i < BUCKET_COUNT && !ok; i++) {
     for (struct block *b = buckets[i]; b != NULL; b = b->next) {
       if (b->kind == BLOCK_LINEAR && dptr >= b->key && dptr - b->key < b->size) {
-        if (pbase != NULL) {
-          *pbase = b->key;
-        }
-        if (psize != NULL) {
-          *psize = b->size;
-        }
-        rc = CUDA_SUCCESS;
+        *found = *b;
+        ok = true;
         break;
       }
     }
   }
   pthread_mutex_unlock(&memory_lock);
-  return rc;
+  return ok;
+}
+
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr) {
+  struct block b;
+  if (!find_linear(dptr, &b)) {
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  if (pbase != NULL) {
+    *pbase = b.key;
+  }
+  if (psize != NULL) {
+    *psize = b.size;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr) {
+  struct block b;
+  if (data == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (!find_linear(ptr, &b)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  switch (attribute) {
+  case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+    *(unsigned int *)data = CU_MEMORYTYPE_DEVICE;
+    return CUDA_SUCCESS;
+  case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+    *(CUdeviceptr *)data = ptr;
+    return CUDA_SUCCESS;
+  case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+    *(int *)data = b.device;
+    return CUDA_SUCCESS;
+  case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+    *(CUdeviceptr *)data = b.key;
+    return CUDA_SUCCESS;
+  case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+    *(size_t *)data = b.size;
+    return CUDA_SUCCESS;
+  case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+  case CU_POINTER_ATTRIBUTE_MAPPED:
+    *(unsigned int *)data = attribute == CU_POINTER_ATTRIBUTE_MAPPED;
+    return CUDA_SUCCESS;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+/* Host memory is real (the caller writes to it) and is not device memory: not charged. */
+
+static CUresult alloc_host(void **pp, size_t bytesize) {
+  if (pp == NULL || bytesize == 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (!fake_initialized()) {
+    return CUDA_ERROR_NOT_INITIALIZED;
+  }
+  if (posix_memalign(pp, 4096, bytesize) != 0) {
+    *pp = NULL;
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocHost_v2(void **pp, size_t bytesize) {
+  return alloc_host(pp, bytesize);
+}
+
+CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags) {
+  (void)Flags;
+  return alloc_host(pp, bytesize);
+}
+
+CUresult cuMemFreeHost(void *p) {
+  free(p);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags) {
+  if (pdptr == NULL || p == NULL || Flags != 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *pdptr = (CUdeviceptr)(uintptr_t)p;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags) {
+  (void)Flags;
+  return p != NULL && bytesize > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuMemHostUnregister(void *p) {
+  return p != NULL ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 /* Stream-ordered allocation: memory is charged and given back at once. */
@@ -717,4 +807,116 @@ CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUst
 CUresult cuMemsetD32Async_ptsz(CUdeviceptr dstDevice, unsigned int ui, size_t N,
                                CUstream hStream) {
   return cuMemsetD32Async(dstDevice, ui, N, hStream);
+}
+
+CUresult cuMemsetD16Async(CUdeviceptr dstDevice, unsigned short us, size_t N, CUstream hStream) {
+  (void)dstDevice, (void)us, (void)N, (void)hStream;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemsetD16Async_ptsz(CUdeviceptr dstDevice, unsigned short us, size_t N,
+                               CUstream hStream) {
+  return cuMemsetD16Async(dstDevice, us, N, hStream);
+}
+
+CUresult cuMemcpyPeer(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                      CUcontext srcContext, size_t ByteCount) {
+  (void)dstDevice, (void)dstContext, (void)srcDevice, (void)srcContext, (void)ByteCount;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyPeer_ptds(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                           CUcontext srcContext, size_t ByteCount) {
+  return cuMemcpyPeer(dstDevice, dstContext, srcDevice, srcContext, ByteCount);
+}
+
+CUresult cuMemcpyPeerAsync(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                           CUcontext srcContext, size_t ByteCount, CUstream hStream) {
+  (void)dstDevice, (void)dstContext, (void)srcDevice, (void)srcContext, (void)ByteCount;
+  (void)hStream;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dstDevice, CUcontext dstContext,
+                                CUdeviceptr srcDevice, CUcontext srcContext, size_t ByteCount,
+                                CUstream hStream) {
+  return cuMemcpyPeerAsync(dstDevice, dstContext, srcDevice, srcContext, ByteCount, hStream);
+}
+
+/* 2D and 3D copies: device-to-host ones write zeros into the host rectangle. */
+
+static CUresult copy_2d(const CUDA_MEMCPY2D *pCopy) {
+  if (pCopy == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (pCopy->dstMemoryType == CU_MEMORYTYPE_HOST && pCopy->dstHost != NULL) {
+    size_t pitch = pCopy->dstPitch > 0 ? pCopy->dstPitch : pCopy->WidthInBytes;
+    for (size_t row = 0; row < pCopy->Height; row++) {
+      memset((char *)pCopy->dstHost + (pCopy->dstY + row) * pitch + pCopy->dstXInBytes, 0,
+             pCopy->WidthInBytes);
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+static CUresult copy_3d(const CUDA_MEMCPY3D *pCopy) {
+  if (pCopy == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (pCopy->dstMemoryType == CU_MEMORYTYPE_HOST && pCopy->dstHost != NULL) {
+    size_t pitch = pCopy->dstPitch > 0 ? pCopy->dstPitch : pCopy->WidthInBytes;
+    size_t height = pCopy->dstHeight > 0 ? pCopy->dstHeight : pCopy->Height;
+    for (size_t z = 0; z < pCopy->Depth; z++) {
+      for (size_t row = 0; row < pCopy->Height; row++) {
+        size_t offset = ((pCopy->dstZ + z) * height + pCopy->dstY + row) * pitch +
+                        pCopy->dstXInBytes;
+        memset((char *)pCopy->dstHost + offset, 0, pCopy->WidthInBytes);
+      }
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpy2D_v2(const CUDA_MEMCPY2D *pCopy) {
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D *pCopy) {
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D *pCopy) {
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy2DUnaligned_v2_ptds(const CUDA_MEMCPY2D *pCopy) {
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *pCopy, CUstream hStream) {
+  (void)hStream;
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D *pCopy, CUstream hStream) {
+  (void)hStream;
+  return copy_2d(pCopy);
+}
+
+CUresult cuMemcpy3D_v2(const CUDA_MEMCPY3D *pCopy) {
+  return copy_3d(pCopy);
+}
+
+CUresult cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D *pCopy) {
+  return copy_3d(pCopy);
+}
+
+CUresult cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *pCopy, CUstream hStream) {
+  (void)hStream;
+  return copy_3d(pCopy);
+}
+
+CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *pCopy, CUstream hStream) {
+  (void)hStream;
+  return copy_3d(pCopy);
 }

@@ -62,6 +62,8 @@ static void test_devices(void) {
 
   CHECK_RC(cuDeviceGetPCIBusId(bus, sizeof(bus), 1), CUDA_SUCCESS);
   CHECK(strcmp(bus, "0000:19:00.0") == 0);
+  CHECK_RC(cuDeviceCanAccessPeer(&value, 0, 1), CUDA_SUCCESS);
+  CHECK(value == 1);
 }
 
 static void test_errors(void) {

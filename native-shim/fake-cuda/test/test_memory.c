@@ -187,6 +187,50 @@ static void test_copies(void) {
   CHECK_RC(cuMemFree(a), CUDA_SUCCESS);
 }
 
+static void test_host_memory_and_pointers(void) {
+  void *host = NULL;
+  CUdeviceptr a, mapped;
+  unsigned int type = 0;
+  int ordinal = -1;
+  size_t size = 0;
+  CUDA_MEMCPY2D copy;
+  char rect[4][8];
+
+  CHECK_RC(cuMemAllocHost(&host, 64 * MiB), CUDA_SUCCESS);
+  CHECK(host != NULL && free_bytes() == 8 * GiB); /* host memory is not device memory */
+  if (host != NULL) {
+    memset(host, 1, 64 * MiB); /* really writable */
+  }
+  CHECK_RC(cuMemHostGetDevicePointer(&mapped, host, 0), CUDA_SUCCESS);
+  CHECK_RC(cuMemFreeHost(host), CUDA_SUCCESS);
+
+  CHECK_RC(cuMemAlloc(&a, 3 * MiB), CUDA_SUCCESS);
+  CHECK_RC(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, a + 5), CUDA_SUCCESS);
+  CHECK(type == CU_MEMORYTYPE_DEVICE);
+  CHECK_RC(cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, a), CUDA_SUCCESS);
+  CHECK(ordinal == 0);
+  CHECK_RC(cuPointerGetAttribute(&size, CU_POINTER_ATTRIBUTE_RANGE_SIZE, a + 1), CUDA_SUCCESS);
+  CHECK(size == 3 * MiB);
+  CHECK_RC(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, a + 3 * MiB),
+           CUDA_ERROR_INVALID_VALUE);
+
+  memset(rect, 7, sizeof(rect));
+  memset(&copy, 0, sizeof(copy));
+  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = a;
+  copy.dstMemoryType = CU_MEMORYTYPE_HOST;
+  copy.dstHost = rect;
+  copy.dstPitch = 8;
+  copy.dstXInBytes = 2;
+  copy.dstY = 1;
+  copy.WidthInBytes = 4;
+  copy.Height = 2;
+  CHECK_RC(cuMemcpy2D(&copy), CUDA_SUCCESS);
+  CHECK(rect[0][2] == 7 && rect[1][1] == 7 && rect[1][2] == 0 && rect[2][5] == 0 &&
+        rect[2][6] == 7 && rect[3][2] == 7);
+  CHECK_RC(cuMemFree(a), CUDA_SUCCESS);
+}
+
 /* Usage is per device: device 1 is charged separately. */
 static void test_second_device(void) {
   CUcontext ctx;
@@ -214,6 +258,7 @@ int main(void) {
   test_vmm();
   test_arrays();
   test_copies();
+  test_host_memory_and_pointers();
   test_second_device();
   CHECK_RC(cuCtxDestroy(ctx), CUDA_SUCCESS);
   return check_report("test_memory");
