@@ -10,7 +10,7 @@
 # compute and nvml parts, and writes DIR/results.json, DIR/suite.log,
 # DIR/coordinator.log and DIR/shim.log.  A node without Java or protobuf-c uses
 # the bundle made by scripts/make-gpu-bundle.sh.  Every step runs under
-# `timeout`; the whole run stops by --budget seconds (default 530).  Exits 0
+# `timeout`; the whole run stops by --budget seconds (default 510).  Exits 0
 # once results are written, 1 when the setup itself failed (the reason is in
 # DIR/results.json and DIR/suite.log).
 #
@@ -25,13 +25,14 @@ set -uo pipefail
 UNMANAGED_POLICY_FLAG="--unmanaged-policy kill"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COMMAND="scripts/gpu-suite.sh $*"
 OUT=""
 BUNDLE="$ROOT/.gpu-bundle/softmig-gpu-bundle.tar.xz"
 ONLY=""
 QUICK=""
 SECONDS_PER_RUN=""
 WORK="${TMPDIR:-/tmp}/softmig-gpu-suite"
-BUDGET=530
+BUDGET=510
 FAKE=""
 
 usage() {
@@ -229,7 +230,8 @@ log "built in $(($(date +%s) - START))s; $(left)s left"
 
 runner_args=(--out "$OUT" --work "$WORK" --bin-dir "$BIN" --py-dir "$ROOT/bench/gpu/py"
 	--shim "$BUILD/libsoftmig.so" --java "$JAVA" --jar "$JAR"
-	--deadline "$((DEADLINE - 20))" --unmanaged-flag "$UNMANAGED_POLICY_FLAG")
+	--deadline "$((DEADLINE - 20))" --unmanaged-flag "$UNMANAGED_POLICY_FLAG"
+	--command "$COMMAND")
 [ -n "$ONLY" ] && runner_args+=(--only "$ONLY")
 [ -n "$QUICK" ] && runner_args+=(--quick)
 [ -n "$SECONDS_PER_RUN" ] && runner_args+=(--seconds "$SECONDS_PER_RUN")

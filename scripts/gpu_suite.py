@@ -6,8 +6,8 @@ It runs in phases, each with its own coordinator (or none):
 
   baseline  no coordinator, no shim: the reference figures (alloc cost, start-up, kernel rates)
   cap       coordinator --sm-policy cap: memory checks and single-job caps
-  share     coordinator --sm-policy share: job pairs, efficiency, grant latency, PyTorch pairs
   nvml      coordinator with the unmanaged-process policy `kill`: inventory, unmanaged, NVML usage
+  share     coordinator --sm-policy share: job pairs, efficiency, grant latency, PyTorch pairs
 
 Every check becomes {"part", "name", "pass", "value", "target", "unit", "note"} in
 OUT/results.json, rewritten after each check so that a run cut short still leaves its results.
@@ -206,7 +206,8 @@ class Suite:
         meta = {"suite": "softmig-gpu-suite", "format": 1, "fake": self.fake,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "seconds_per_run": self.seconds, "parts": sorted(self.parts),
-                "argv": sys.argv[1:], "machine": machine_info(self.fake)}
+                "argv": sys.argv[1:], "command": a.command or None,
+                "machine": machine_info(self.fake)}
         self.results = Results(os.path.join(a.out, "results.json"), meta)
         sock = os.path.join(a.work, "softmig.sock")
         self.socket = sock if len(sock) < 100 else f"/tmp/softmig-suite-{os.getpid()}.sock"
@@ -572,8 +573,8 @@ class Suite:
 
     def torch_pairs(self):
         if self.torch_alone is None:
-            self.results.add("compute", "torch_pairs", False, None, None, "",
-                             "no PyTorch baseline (is torch installed?)")
+            self.results.add("compute", "torch_pairs", None if self.fake else False, None, None,
+                             "", "no PyTorch baseline (is torch installed?)")
             return
         for limits in ((50, 50), (70, 30)):
             name = f"torch_pair{limits[0]}_{limits[1]}"
@@ -903,16 +904,16 @@ class Suite:
                         self.memory_checks()
                     if "compute" in self.parts:
                         self.compute_cap()
-            if "compute" in self.parts and self.has_time(30, "share"):
-                log("== phase share")
-                if self.start_coordinator("share", "share"):
-                    self.compute_share()
             if "nvml" in self.parts and self.has_time(30, "nvml"):
                 log("== phase nvml")
                 extra = shlex.split(a.unmanaged_flag) if a.unmanaged_flag and self.supports(
                     shlex.split(a.unmanaged_flag)[0]) else []
                 if self.start_coordinator("nvml", "cap", extra):
                     self.nvml_checks()
+            if "compute" in self.parts and self.has_time(30, "share"):
+                log("== phase share")
+                if self.start_coordinator("share", "share"):
+                    self.compute_share()
         finally:
             for p in LIVE:
                 if p.p.poll() is None:
@@ -1062,6 +1063,7 @@ def main():
     ap.add_argument("--deadline", type=float, default=0.0, help="epoch seconds to stop by")
     ap.add_argument("--unmanaged-flag", default="--unmanaged-policy kill",
                     help="coordinator option that sets the unmanaged-process policy to kill")
+    ap.add_argument("--command", default="", help="the command line to record in the results")
     ap.add_argument("--fake", action="store_true",
                     help="run on the fake CUDA driver and --simulate GPUs (a dry run)")
     ap.add_argument("--fake-cuda", default="", help="the fake libcuda.so.1")

@@ -47,8 +47,7 @@ def main(argv):
     rows = [("GPU", machine.get("gpu")), ("driver", machine.get("driver")),
             ("CUDA compiler", machine.get("nvcc")), ("host", machine.get("hostname")),
             ("run", f"{meta.get('started', '?')} to {meta.get('finished', meta.get('updated', '?'))}"),
-            ("command", "scripts/gpu-suite.sh " + " ".join(meta.get("argv", [])) if meta.get("argv")
-             else None),
+            ("command", meta.get("command")),
             ("seconds per compute run", meta.get("seconds_per_run"))]
     if meta.get("setup_failed"):
         rows.append(("setup failed", meta["setup_failed"]))
