@@ -192,10 +192,19 @@ build_programs() {
 	if [ -n "$FAKE" ]; then
 		libdirs=(-L"$BUILD/fake-cuda")
 	else
-		for d in "$CUDA_HOME/lib64/stubs" "$CUDA_HOME"/targets/*/lib/stubs \
-			/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64; do
-			[ -e "$d/libcuda.so" ] && libdirs+=(-L"$d")
+		for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 \
+			"$CUDA_HOME/lib64/stubs" "$CUDA_HOME"/targets/*/lib/stubs; do
+			if [ -e "$d/libcuda.so" ]; then
+				libdirs+=(-L"$d")
+				break
+			fi
 		done
+	fi
+	local libcuda=(-lcuda)
+	if [ ${#libdirs[@]} -eq 0 ]; then
+		# no libcuda.so link name anywhere: link the driver's libcuda.so.1 itself
+		d=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 / { print $NF; exit }')
+		[ -n "$d" ] && libcuda=("$d")
 	fi
 	log "building test programs (sm_$arch) into $BIN"
 	timeout 180 "$NVCC" -fatbin -gencode "arch=compute_$arch,code=sm_$arch" \
@@ -207,7 +216,7 @@ build_programs() {
 	local ok=0
 	for prog in memtest spin startup; do
 		timeout 60 gcc "${cflags[@]}" -o "$BIN/$prog" "$ROOT/bench/gpu/$prog.c" \
-			"${libdirs[@]}" -lcuda -lm || ok=1
+			"${libdirs[@]}" "${libcuda[@]}" -lm || ok=1
 	done
 	wait "$p_fatbin" || ok=1
 	wait "$p_rt" || ok=1

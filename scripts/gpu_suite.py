@@ -439,24 +439,26 @@ class Suite:
             self.results.raw(f"compute.alone.{key}", res)
             if res:
                 self.alone[key] = res
-        # the driver's own time-slicing, for comparison
+        # the driver's own time-slicing, for comparison (shorter runs: no target to meet)
+        half = max(2.0, self.seconds / 2)
         for n in (2, 4):
             self.group_run("noshim", f"efficiency.{n}_busy_jobs.no_shim", "launch",
-                           [None] * n, preload=False)
+                           [None] * n, preload=False, seconds=half)
         self.group_run("noshim", "efficiency.tiny_sync_pair.no_shim", "tiny_sync", [None, None],
-                       preload=False)
+                       preload=False, seconds=half)
 
     def group_run(self, phase, name, variant, limits, preload=True, check_shares=False,
-                  aggregate_target=None, status_probe=False):
+                  aggregate_target=None, status_probe=False, seconds=None):
         """Runs len(limits) copies of a variant together; reports shares and the aggregate."""
+        seconds = seconds or self.seconds
         base = self.alone.get(variant)
         if base is None:
             self.results.add("compute", name, False, None, None, "%",
                              f"no alone baseline for {variant}")
             return None
         kw = dict(self.variants()[variant])
-        kw["seconds"] = self.seconds
-        if not self.has_time(self.seconds + 8, name):
+        kw["seconds"] = seconds
+        if not self.has_time(seconds + 8, name):
             return None
         specs = []
         for i, lim in enumerate(limits):
@@ -465,9 +467,9 @@ class Suite:
             specs.append((f"job{i}", self.spin_cmd(label=job, **kw), env))
         probe = {}
         out = self.run_together(
-            specs, self.seconds + 60,
+            specs, seconds + 60,
             probe=(lambda: probe.setdefault("status", self.status())) if status_probe else None,
-            probe_after=max(0.5, self.seconds - 2.5))
+            probe_after=max(0.5, seconds - 2.5))
         self.results.raw(f"compute.{phase}.{name}", {"limits": limits, "jobs": out,
                                                       "status": probe.get("status")})
         rate0 = base["kernel_rate"]
