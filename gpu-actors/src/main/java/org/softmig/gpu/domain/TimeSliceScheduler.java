@@ -47,7 +47,14 @@ import java.util.OptionalLong;
  *
  * <p>Plain Java with time passed in as nanoseconds on one monotonic clock (a time earlier than one
  * already seen counts as that time). Not thread-safe: the owner serialises calls. Every method
- * that changes state returns the {@link Action}s the owner must send, in order.
+ * that changes state returns the {@link Action}s the owner must send, in order; after every call
+ * the owner re-arms its timer for {@link #nextDeadlineNanos()}.
+ *
+ * <p>How the shim's messages map onto it: {@code LeaseRequest} is {@link #request}; {@code
+ * LeaseRelease} is {@link #release(String, long, long, long)} (the job keeps waiting for its next
+ * turn), or with {@code idle = true} {@link #release(String, long, long, boolean, long)} with
+ * {@code stillWaiting = false}; when the last session of a job that wanted the GPU closes, {@link
+ * #withdraw}; when the job leaves the GPU, {@link #removeJob}.
  */
 public final class TimeSliceScheduler {
 
