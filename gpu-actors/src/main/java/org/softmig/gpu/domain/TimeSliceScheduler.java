@@ -368,7 +368,9 @@ public final class TimeSliceScheduler {
     long charged = Math.min(usedNanos, now - lease.grantedAt);
     settleBucket(job, now);
     job.tokens -= charged;
-    job.vtime += charged / weight(job);
+    // A job that returned while this one held the GPU started at the holder's running virtual
+    // time; the holder ends no earlier, even if it reports less than the time it held the lease.
+    job.vtime = Math.max(job.vtime + charged / weight(job), systemVtime);
     job.gpuNanosTotal += charged;
     job.recordUsage(now - charged, now);
     lease = null;

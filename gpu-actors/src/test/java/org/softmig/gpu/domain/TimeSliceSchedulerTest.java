@@ -351,6 +351,17 @@ class TimeSliceSchedulerTest {
     }
 
     @Test
+    void aRevokedHolderReportingLessThanItHeldStillLetsTheNewcomerIn() {
+      TimeSliceScheduler s = scheduler(Policy.SHARE);
+      s.request("a", 0);
+      s.request("b", 10 * MS);
+
+      // a's work took 9.9 ms of the 10.5 ms it held the GPU (hand-off and drain are not charged).
+      assertThat(s.release("a", 1, 9_900_000, 10_500_000))
+          .containsExactly(new Grant("b", 2, LEASE));
+    }
+
+    @Test
     void aNewcomerIsNotPenalisedForTheTimeAnotherRanAlone() {
       TimeSliceScheduler s = scheduler(Policy.SHARE);
       s.request("a", 0);
