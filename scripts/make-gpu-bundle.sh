@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+#
+# make-gpu-bundle.sh: packs what a bare GPU node lacks to run scripts/gpu-suite.sh.
+#
+#   mvn -o -q -B -DskipTests package      # first: builds coordinator/target/softmig.jar
+#   scripts/make-gpu-bundle.sh [DIR]      # writes DIR/softmig-gpu-bundle.tar.xz (default .gpu-bundle/)
+#
+# The bundle holds, under softmig-gpu-bundle/:
+#   jre/                     a Java runtime made with jlink (only the modules the coordinator needs)
+#   softmig.jar              the coordinator fat jar, re-stored uncompressed (xz packs it better)
+#   protobuf-c/include, lib  protobuf-c.h and libprotobuf-c.a, for building the shim
+#   pregenerated/            softmig.pb-c.c/.h made by protoc-c, for nodes without protoc-c
+#   MANIFEST.txt             what was packed, from which commit
+#
+# Needs a JDK 17+ (jlink, jdeps), protoc-c and libprotobuf-c-dev on this machine.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEST="${1:-$ROOT/.gpu-bundle}"
+JAR="$ROOT/coordinator/target/softmig.jar"
+PROTO_DIR="$ROOT/proto/src/main/proto"
+MAX_BYTES=$((40 * 1024 * 1024))
+# The coordinator's modules: Akka needs java.management, jdk.unsupported and jdk.jfr
+# (Artery flight-recorder events), Logback java.xml and java.naming, Netty jdk.net.
+MODULES="java.base,java.xml,java.management,java.naming,jdk.jfr,jdk.net,jdk.unsupported,java.logging,java.sql"
+
+die() {
+	echo "make-gpu-bundle.sh: $*" >&2
+	exit 1
+}
+
+[ -f "$JAR" ] || die "no $JAR; build it first: mvn -o -q -B -DskipTests package"
+for tool in jlink jdeps protoc-c tar xz python3; do
+	command -v "$tool" >/dev/null || die "$tool is missing"
+done
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+PBC_HEADER=/usr/include/protobuf-c/protobuf-c.h
+PBC_LIB=/usr/lib/$MULTIARCH/libprotobuf-c.a
+if [ ! -f "$PBC_HEADER" ] || [ ! -f "$PBC_LIB" ]; then
+	die "no protobuf-c (apt-get install libprotobuf-c-dev)"
+fi
+
+STAGE_ROOT=$(mktemp -d)
+trap 'rm -rf "$STAGE_ROOT"' EXIT
+STAGE="$STAGE_ROOT/softmig-gpu-bundle"
+mkdir -p "$STAGE/protobuf-c/include/protobuf-c" "$STAGE/protobuf-c/lib" "$STAGE/pregenerated"
+
+# Modules the jar really uses, as far as jdeps can tell; added to the list above.
+found=$(timeout 300 jdeps --ignore-missing-deps --multi-release 17 --print-module-deps "$JAR" \
+	2>/dev/null | tail -1 || true)
+if [ -n "$found" ]; then
+	for m in ${found//,/ }; do
+		case ",$MODULES," in
+		*",$m,"*) ;;
+		*)
+			echo "jdeps: adding module $m"
+			MODULES="$MODULES,$m"
+			;;
+		esac
+	done
+else
+	echo "jdeps gave no answer; using the module list as it is"
+fi
+
+echo "jlink: $MODULES"
+jlink --add-modules "$MODULES" --compress=0 --no-header-files --no-man-pages --strip-debug \
+	--output "$STAGE/jre"
+"$STAGE/jre/bin/java" -version 2>&1 | head -1
+
+echo "storing the jar uncompressed"
+python3 - "$JAR" "$STAGE/softmig.jar" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+    for info in zin.infolist():
+        data = zin.read(info.filename)
+        info.compress_type = zipfile.ZIP_STORED
+        zout.writestr(info, data)
+PY
+"$STAGE/jre/bin/java" -jar "$STAGE/softmig.jar" --help >/dev/null 2>&1 ||
+	echo "warning: 'java -jar softmig.jar --help' failed with the bundled runtime" >&2
+
+cp "$PBC_HEADER" "$STAGE/protobuf-c/include/protobuf-c/"
+cp "$PBC_LIB" "$STAGE/protobuf-c/lib/"
+protoc-c --c_out="$STAGE/pregenerated" --proto_path="$PROTO_DIR" "$PROTO_DIR/softmig.proto"
+
+{
+	echo "made:      $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "commit:    $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "java:      $("$STAGE/jre/bin/java" -version 2>&1 | head -1)"
+	echo "modules:   $MODULES"
+	echo "protobuf-c: $(protoc-c --version 2>&1 | head -1)"
+	echo "arch:      $MULTIARCH"
+} >"$STAGE/MANIFEST.txt"
+
+mkdir -p "$DEST"
+OUT="$DEST/softmig-gpu-bundle.tar.xz"
+echo "packing $OUT"
+XZ_OPT="-6 -T0" tar -cJf "$OUT.tmp" -C "$STAGE_ROOT" softmig-gpu-bundle
+mv "$OUT.tmp" "$OUT"
+size=$(stat -c %s "$OUT")
+echo "bundle: $OUT ($((size / 1024 / 1024)) MiB)"
+[ "$size" -le "$MAX_BYTES" ] || die "the bundle is over $((MAX_BYTES / 1024 / 1024)) MiB"
