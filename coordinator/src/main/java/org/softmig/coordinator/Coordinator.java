@@ -41,6 +41,7 @@ public final class Coordinator implements AutoCloseable {
   private final GpuInventory inventory;
   private final ActorSystem<NodeGuardian.Command> system;
   private final LocalNode node;
+  private final NodeRequests requests;
   private final ShimServer server;
 
   private Coordinator(
@@ -48,11 +49,13 @@ public final class Coordinator implements AutoCloseable {
       GpuInventory inventory,
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
+      NodeRequests requests,
       ShimServer server) {
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
     this.node = node;
+    this.requests = requests;
     this.server = server;
   }
 
@@ -86,20 +89,19 @@ public final class Coordinator implements AutoCloseable {
           new LocalNode(settings.nodeName(), system, system, gpus.gpus(), inventory.gpus());
       Executor blocking =
           system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
+      NodeRequests requests =
+          new NodeRequests(
+              node,
+              new Authorizer(
+                  settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
+              blocking);
       ShimServices services =
           new ShimServices(
               system,
               new JobIdentityResolver(
                   settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
               blocking,
-              new NodeRequests(
-                  node,
-                  new Authorizer(
-                      settings.adminGroup(),
-                      Path.of("/etc/group"),
-                      Path.of("/etc/passwd"),
-                      (int) ownUid()),
-                  blocking),
+              requests,
               settings.nodeName(),
               TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
               new AtomicLong(),
@@ -110,7 +112,7 @@ public final class Coordinator implements AutoCloseable {
           settings.nodeName(),
           descriptors.size(),
           settings.socket());
-      return new Coordinator(settings, inventory, system, node, server);
+      return new Coordinator(settings, inventory, system, node, requests, server);
     } catch (Exception e) {
       if (server != null) {
         server.close();
@@ -164,6 +166,11 @@ public final class Coordinator implements AutoCloseable {
 
   public LocalNode node() {
     return node;
+  }
+
+  /** The CLI request handler, e.g. to plug in the cluster-wide status. */
+  public NodeRequests requests() {
+    return requests;
   }
 
   public ActorSystem<NodeGuardian.Command> system() {

@@ -198,6 +198,13 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private Behavior<Command> onAttach(Attach attach) {
     SessionSpec spec = attach.spec();
     DeviceRequest device = attach.device();
+    if (sessions.containsKey(spec.sessionId()) || device.holdingBytes() < 0) {
+      getContext()
+          .getLog()
+          .warn("Ignoring attach of session [{}] to [{}]: already attached or negative holding",
+              spec.sessionId(), gpu.uuid());
+      return this;
+    }
     JobEntry job = job(spec.jobId());
     job.user = spec.user();
     job.memoryLimitBytes = device.memoryLimitBytes();
