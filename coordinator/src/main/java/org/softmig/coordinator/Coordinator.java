@@ -43,6 +43,8 @@ public final class Coordinator implements AutoCloseable {
   private final LocalNode node;
   private final NodeRequests requests;
   private final ShimServer server;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private Coordinator(
       NodeSettings settings,
@@ -186,8 +188,12 @@ public final class Coordinator implements AutoCloseable {
     system.getWhenTerminated().toCompletableFuture().get();
   }
 
+  /** Stops the socket server, the actor system and the inventory; only the first call acts. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     server.close();
     system.terminate();
     try {
