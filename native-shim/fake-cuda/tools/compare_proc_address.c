@@ -3,10 +3,11 @@
  * with an NVIDIA driver installed. For every base name read from stdin (one per line), CUDA
  * version and stream mode, both drivers are asked; when both answer, the real driver must
  * have returned the symbol of the same name as the fake one. Prints each disagreement and
- * exits non-zero if there was one. Usage:
+ * exits non-zero if there was one. Usage (from native-shim/fake-cuda/):
  *
+ *   cc -I/usr/local/cuda/include tools/compare_proc_address.c -ldl -o compare_proc_address
  *   grep -oE 'PROC(_PER_THREAD)?\(cu[A-Za-z0-9]+' src/proc_address.c | sed 's/.*(//' \
- *     | sort -u | compare_proc_address path/to/fake/libcuda.so.1
+ *     | sort -u | ./compare_proc_address "$PWD/../build/fake-cuda/libcuda.so.1"
  *
  * Answers only the fake gives are listed too (a variant the real driver lacks); answers only
  * the real driver gives are counted (mostly legacy variants the fake does not export).
