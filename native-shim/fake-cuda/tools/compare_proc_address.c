@@ -21,9 +21,10 @@
 typedef CUresult (*get_proc_address_fn)(const char *, void **, int, cuuint64_t,
                                         CUdriverProcAddressQueryResult *);
 
-static const int versions[] = {2000,  3020,  4000,  6050,  7000,  9020,  10000,
-                               10010, 10020, 11000, 11020, 11030, 11040, 11060,
-                               12000, 12020, 12030, 12050, 12080, 13000};
+static const int versions[] = {2000,  2010,  2020,  3000,  3010,  3020,  4000,  4010,  5000,
+                               5050,  6000,  6050,  7000,  8000,  9000,  9020,  10000, 10010,
+                               10020, 11000, 11010, 11020, 11030, 11040, 11060, 11070, 12000,
+                               12010, 12020, 12030, 12040, 12050, 12060, 12080, 13000};
 static const cuuint64_t modes[] = {0, CU_GET_PROC_ADDRESS_LEGACY_STREAM,
                                    CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM};
 
