@@ -403,6 +403,7 @@ CUresult cuStreamDestroy_v2(CUstream hStream) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   hStream->magic = 0;
+  free(hStream->capture); /* a capture in progress is abandoned */
   pthread_mutex_destroy(&hStream->lock);
   free(hStream);
   return CUDA_SUCCESS;
