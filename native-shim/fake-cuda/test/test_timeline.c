@@ -207,7 +207,6 @@ static void test_graphs(CUstream stream) {
   CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
   CHECK(status == CU_STREAM_CAPTURE_STATUS_ACTIVE);
   launch(stream, 3);
-  CHECK_RC(cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
   CHECK_RC(cuStreamEndCapture(stream, &captured), CUDA_SUCCESS);
   CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
   CHECK(status == CU_STREAM_CAPTURE_STATUS_NONE);
@@ -253,7 +252,19 @@ static void test_invalid_handles(void) {
   CHECK_RC(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED), CUDA_SUCCESS);
   CHECK_RC(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED),
            CUDA_ERROR_ILLEGAL_STATE);
-  CHECK_RC(cuStreamQuery(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  /* synchronising a captured stream is illegal and invalidates the capture */
+  CUstreamCaptureStatus status;
+  CUgraph graph = (CUgraph)&status;
+  CHECK_RC(cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
+  CHECK(status == CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+  CHECK_RC(cuLaunchKernel(kernel, 1, 1, 1, 1, 1, 1, 0, stream, NULL, NULL),
+           CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  CHECK_RC(cuStreamEndCapture(stream, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  CHECK(graph == NULL);
+  CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
+  CHECK(status == CU_STREAM_CAPTURE_STATUS_NONE);
+  CHECK_RC(cuStreamQuery(stream), CUDA_SUCCESS);
   CHECK_RC(cuStreamDestroy(stream), CUDA_SUCCESS);
   CHECK_RC(cuGraphLaunch(NULL, NULL), CUDA_ERROR_INVALID_VALUE);
   CHECK_RC(cuGraphInstantiate(&(CUgraphExec){NULL}, NULL, 0), CUDA_ERROR_INVALID_VALUE);
