@@ -27,6 +27,7 @@ import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
@@ -40,18 +41,23 @@ public final class Coordinator implements AutoCloseable {
   private final GpuInventory inventory;
   private final ActorSystem<NodeGuardian.Command> system;
   private final LocalNode node;
+  private final NodeRequests requests;
   private final ShimServer server;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private Coordinator(
       NodeSettings settings,
       GpuInventory inventory,
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
+      NodeRequests requests,
       ShimServer server) {
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
     this.node = node;
+    this.requests = requests;
     this.server = server;
   }
 
@@ -62,7 +68,14 @@ public final class Coordinator implements AutoCloseable {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
     }
     GpuActor.Settings gpuSettings =
-        new GpuActor.Settings(false, TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()));
+        new GpuActor.Settings(
+            true,
+            new TimeSliceScheduler.Settings(
+                settings.smPolicy().equals("share")
+                    ? TimeSliceScheduler.Policy.SHARE
+                    : TimeSliceScheduler.Policy.CAP,
+                TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
@@ -78,13 +91,19 @@ public final class Coordinator implements AutoCloseable {
           new LocalNode(settings.nodeName(), system, system, gpus.gpus(), inventory.gpus());
       Executor blocking =
           system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
+      NodeRequests requests =
+          new NodeRequests(
+              node,
+              new Authorizer(
+                  settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
+              blocking);
       ShimServices services =
           new ShimServices(
               system,
               new JobIdentityResolver(
                   settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
               blocking,
-              new NodeRequests(node),
+              requests,
               settings.nodeName(),
               TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
               new AtomicLong(),
@@ -95,7 +114,7 @@ public final class Coordinator implements AutoCloseable {
           settings.nodeName(),
           descriptors.size(),
           settings.socket());
-      return new Coordinator(settings, inventory, system, node, server);
+      return new Coordinator(settings, inventory, system, node, requests, server);
     } catch (Exception e) {
       if (server != null) {
         server.close();
@@ -104,6 +123,14 @@ public final class Coordinator implements AutoCloseable {
       system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
       inventory.close();
       throw e;
+    }
+  }
+
+  private static long ownUid() {
+    try {
+      return ((Number) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    } catch (Exception e) {
+      return -1;
     }
   }
 
@@ -143,6 +170,11 @@ public final class Coordinator implements AutoCloseable {
     return node;
   }
 
+  /** The CLI request handler, e.g. to plug in the cluster-wide status. */
+  public NodeRequests requests() {
+    return requests;
+  }
+
   public ActorSystem<NodeGuardian.Command> system() {
     return system;
   }
@@ -156,8 +188,12 @@ public final class Coordinator implements AutoCloseable {
     system.getWhenTerminated().toCompletableFuture().get();
   }
 
+  /** Stops the socket server, the actor system and the inventory; only the first call acts. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     server.close();
     system.terminate();
     try {
