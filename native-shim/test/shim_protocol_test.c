@@ -63,7 +63,7 @@ static struct child spawn(const char *prog, char *const argv[], const char *extr
 		close(from[0]);
 		snprintf(env[n++], 256, "LD_PRELOAD=%s", shim);
 		snprintf(env[n++], 256, "LD_LIBRARY_PATH=%s", fake_cuda);
-		snprintf(env[n++], 256, "SOFTMIG_FAKE_GPUS=8G");
+		snprintf(env[n++], 256, "SOFTMIG_FAKE_GPUS=ShimProtocolTest:8G");
 		snprintf(env[n++], 256, "SOFTMIG_SOCKET=%s", sock_path);
 		snprintf(env[n++], 256, "SOFTMIG_JOB_ID=proto");
 		snprintf(env[n++], 256, "SOFTMIG_SERVICE_UID=%d", (int)getuid());
@@ -336,6 +336,9 @@ static void lease_protocol(void)
 			f = next_frame(fd, 500);
 			revoked_release = f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE &&
 					  f->lease_release->lease_id == id && now_ms() - t0 < 100;
+			if (!revoked_release)
+				fprintf(stderr, "revoke: frame %d after %lld ms\n", f ? (int)f->body_case : -1,
+					(long long)(now_ms() - t0));
 		} else {
 			f = next_frame(fd, 500);
 			if (f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE && f->lease_release->lease_id == id &&
