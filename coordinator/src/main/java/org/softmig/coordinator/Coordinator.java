@@ -27,6 +27,7 @@ import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
@@ -62,7 +63,14 @@ public final class Coordinator implements AutoCloseable {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
     }
     GpuActor.Settings gpuSettings =
-        new GpuActor.Settings(false, TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()));
+        new GpuActor.Settings(
+            true,
+            new TimeSliceScheduler.Settings(
+                settings.smPolicy().equals("share")
+                    ? TimeSliceScheduler.Policy.SHARE
+                    : TimeSliceScheduler.Policy.CAP,
+                TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
@@ -84,7 +92,14 @@ public final class Coordinator implements AutoCloseable {
               new JobIdentityResolver(
                   settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
               blocking,
-              new NodeRequests(node),
+              new NodeRequests(
+                  node,
+                  new Authorizer(
+                      settings.adminGroup(),
+                      Path.of("/etc/group"),
+                      Path.of("/etc/passwd"),
+                      (int) ownUid()),
+                  blocking),
               settings.nodeName(),
               TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
               new AtomicLong(),
@@ -104,6 +119,14 @@ public final class Coordinator implements AutoCloseable {
       system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
       inventory.close();
       throw e;
+    }
+  }
+
+  private static long ownUid() {
+    try {
+      return ((Number) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    } catch (Exception e) {
+      return -1;
     }
   }
 

@@ -8,11 +8,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.softmig.coordinator.nvml.GpuInfo;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuSnapshot;
+import org.softmig.gpu.actor.JobReportSnapshot;
 import org.softmig.gpu.actor.NodeGuardian;
 import org.softmig.proto.v1.NodeStatus;
 
@@ -71,6 +73,23 @@ public final class LocalNode {
     }
     return CompletableFuture.allOf(asks.toArray(new CompletableFuture[0]))
         .thenApply(done -> asks.stream().map(CompletableFuture::join).toList());
+  }
+
+  /** What every GPU knows of a job (one entry per GPU the job used). */
+  public CompletionStage<List<JobReportSnapshot>> reports(String jobId) {
+    List<CompletableFuture<Optional<JobReportSnapshot>>> asks = new ArrayList<>();
+    for (NodeGuardian.GpuRef gpu : gpus) {
+      asks.add(
+          AskPattern.<GpuActor.Command, Optional<JobReportSnapshot>>ask(
+                  gpu.ref(),
+                  replyTo -> new GpuActor.GetReport(jobId, replyTo),
+                  ASK_TIMEOUT,
+                  system.scheduler())
+              .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(asks.toArray(new CompletableFuture[0]))
+        .thenApply(
+            done -> asks.stream().map(CompletableFuture::join).flatMap(Optional::stream).toList());
   }
 
   /** This node's status as the wire protocol has it. */

@@ -200,6 +200,88 @@ class CoordinatorSocketTest {
     }
   }
 
+  static String cli(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    String[] all = java.util.Arrays.copyOf(args, args.length + 2);
+    all[args.length] = "--socket";
+    all[args.length + 1] = socket.toString();
+    int code =
+        SoftmigCommand.commandLine(new PrintWriter(out), new PrintWriter(err)).execute(all);
+    assertThat(code).as("exit code, stderr: %s", err).isZero();
+    return out.toString();
+  }
+
+  @Test
+  void placedJobsShowInStatusBeforeAnyProcessAndTheirProcessesGetTheSlice() throws Exception {
+    String uuid = cli("place", "--job", "placed-1", "--mem", "12G", "--sm", "25").strip();
+    assertThat(uuid).startsWith("GPU-");
+    int index = uuid.equals(GPU0) ? 0 : 1;
+    JobStatus job = jobOnGpu(index, "placed-1");
+    assertThat(job.getPlaced()).isTrue();
+    assertThat(job.getMemoryLimitBytes()).isEqualTo(12 * GIB);
+    assertThat(job.getSmLimitPercent()).isEqualTo(25.0);
+    assertThat(job.getProcessesList()).isEmpty();
+
+    try (TestShim shim = TestShim.connect(socket, "placed-1", 0, uuid)) {
+      assertThat(shim.welcome.getSource()).isEqualTo(org.softmig.proto.v1.Welcome.Source.PLACEMENT);
+      assertThat(shim.welcome.getLimits(0).getMemoryLimitBytes()).isEqualTo(12 * GIB);
+      assertThat(shim.welcome.getLimits(0).getSmLimitPercent()).isEqualTo(25.0);
+    }
+    assertThat(cli("release", "--job", "placed-1")).contains("released placed-1");
+    assertThat(cli("release", "--job", "placed-1")).contains("nothing placed");
+    await().atMost(Duration.ofSeconds(10)).until(() -> jobOnGpu(index, "placed-1") == null);
+  }
+
+  @Test
+  void reportsAJobAfterItsProcessesEnded() throws Exception {
+    try (TestShim shim = TestShim.connect(socket, "rep-1", 0, GPU1)) {
+      assertThat(shim.reserve(0, 3 * GIB).getMemReply().getGranted()).isTrue();
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> jobOnGpu(1, "rep-1") == null);
+    JsonNode report = new ObjectMapper().readTree(cli("report", "rep-1", "--json"));
+    JsonNode r = report.get("reports").get(0);
+    assertThat(r.get("job_id").asText()).isEqualTo("rep-1");
+    assertThat(r.get("gpu_uuid").asText()).isEqualTo(GPU1);
+    assertThat(r.get("memory_peak_bytes").asLong()).isEqualTo(3 * GIB);
+    assertThat(r.get("ended_unix_ms").asLong()).isPositive();
+    assertThat(cli("report", "rep-1")).contains("rep-1");
+  }
+
+  @Test
+  void leasesMoveBetweenJobsOverTheSocket() throws Exception {
+    try (TestShim a = TestShim.connect(socket, "lease-a", 0, GPU0);
+        TestShim b = TestShim.connect(socket, "lease-b", 0, GPU0)) {
+      assertThat(a.welcome.getLimits(0).getGated()).isTrue();
+      a.client.send(
+          ClientFrame.newBuilder()
+              .setLeaseRequest(org.softmig.proto.v1.LeaseRequest.newBuilder())
+              .build());
+      ServerFrame grant = a.nextUnsolicited();
+      assertThat(grant.hasLeaseGrant()).as("%s", grant).isTrue();
+      b.client.send(
+          ClientFrame.newBuilder()
+              .setLeaseRequest(org.softmig.proto.v1.LeaseRequest.newBuilder())
+              .build());
+      if (grant.getLeaseGrant().getDurationUs() == 0) {
+        ServerFrame revoke = a.nextUnsolicited();
+        assertThat(revoke.hasLeaseRevoke()).as("%s", revoke).isTrue();
+      }
+      a.client.send(
+          ClientFrame.newBuilder()
+              .setLeaseRelease(
+                  org.softmig.proto.v1.LeaseRelease.newBuilder()
+                      .setLeaseId(grant.getLeaseGrant().getLeaseId())
+                      .setGpuTimeUs(1000)
+                      .setIdle(true))
+              .build());
+      ServerFrame bGrant = b.nextUnsolicited();
+      assertThat(bGrant.hasLeaseGrant()).as("%s", bGrant).isTrue();
+      assertThat(bGrant.getLeaseGrant().getLeaseId())
+          .isGreaterThan(grant.getLeaseGrant().getLeaseId());
+    }
+  }
+
   static ServerFrame status() throws Exception {
     return SocketClient.request(
         socket,

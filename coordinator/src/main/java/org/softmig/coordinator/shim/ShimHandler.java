@@ -297,8 +297,20 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   }
 
   private void onLeaseFrame(ClientFrame frame) {
-    ctx.write(
-        Frames.error(frame.getRequestId(), Error.Code.UNEXPECTED, "leases are not enabled"));
+    if (frame.hasLeaseRequest()) {
+      ActorRef<GpuActor.Command> gpu = gpuOrNull(frame.getLeaseRequest().getDeviceIndex());
+      if (gpu != null) {
+        gpu.tell(new GpuActor.LeaseRequest(sessionId));
+      }
+    } else {
+      var r = frame.getLeaseRelease();
+      ActorRef<GpuActor.Command> gpu = gpuOrNull(r.getDeviceIndex());
+      if (gpu != null) {
+        gpu.tell(
+            new GpuActor.LeaseRelease(
+                sessionId, r.getLeaseId(), r.getGpuTimeUs() * 1000, r.getIdle()));
+      }
+    }
   }
 
   private static ServerFrame unmanagedGrant(long requestId) {

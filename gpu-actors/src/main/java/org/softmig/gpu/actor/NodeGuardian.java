@@ -11,6 +11,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import org.softmig.gpu.domain.Placement;
 
 /**
  * The root of a node's actors: one {@link GpuActor} per physical GPU (fixed at start), one {@link
@@ -34,6 +36,18 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   public record OpenSession(SessionSpec spec, List<DeviceRequest> devices, SessionOutput output)
       implements Command {}
 
+  /**
+   * Reserves a slice for a job on the GPU that fits it best ({@link Placement}); answered with
+   * the decision. Idempotent for the same job and size.
+   */
+  public record Place(
+      String jobId, String user, long memoryBytes, double smPercent,
+      ActorRef<Placement.Decision> replyTo)
+      implements Command {}
+
+  /** Ends a job's placement; answered with false when nothing was placed for it. */
+  public record Release(String jobId, ActorRef<Boolean> replyTo) implements Command {}
+
   /** From a job actor whose last session ended, after {@code sessionsSeen} sessions. */
   record JobIdle(String jobId, long sessionsSeen) implements Command {}
 
@@ -49,6 +63,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final List<GpuRef> gpus = new ArrayList<>();
   private final Map<String, ActorRef<GpuActor.Command>> gpusByUuid = new HashMap<>();
   private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
+  private final Placement placement;
   private long jobSeq;
 
   public static Behavior<Command> create(List<GpuDescriptor> gpus, GpuActor.Settings settings) {
@@ -64,6 +79,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       gpus.add(new GpuRef(gpu, ref));
       gpusByUuid.put(gpu.uuid(), ref);
     }
+    List<Placement.Gpu> placeable = new ArrayList<>();
+    for (GpuDescriptor gpu : descriptors) {
+      placeable.add(new Placement.Gpu(gpu.uuid(), gpu.index(), gpu.memoryTotalBytes()));
+    }
+    placement = new Placement(placeable);
     ctx.getLog().info("Managing [{}] GPUs", gpus.size());
   }
 
@@ -73,6 +93,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
         .onMessage(OpenSession.class, this::onOpenSession)
         .onMessage(JobIdle.class, this::onJobIdle)
         .onMessage(GetGpus.class, this::onGetGpus)
+        .onMessage(Place.class, this::onPlace)
+        .onMessage(Release.class, this::onRelease)
         .build();
   }
 
@@ -81,12 +103,58 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     return this;
   }
 
+  private Behavior<Command> onPlace(Place place) {
+    Placement.Decision decision =
+        placement.place(new Placement.Slice(place.jobId(), place.memoryBytes(), place.smPercent()));
+    if (decision instanceof Placement.Placed placed) {
+      gpusByUuid
+          .get(placed.uuid())
+          .tell(
+              new GpuActor.Place(
+                  place.jobId(), place.user(), place.memoryBytes(), place.smPercent()));
+    }
+    place.replyTo().tell(decision);
+    return this;
+  }
+
+  private Behavior<Command> onRelease(Release release) {
+    Optional<Placement.Gpu> gpu = placement.gpuOf(release.jobId());
+    boolean released = placement.release(release.jobId());
+    gpu.ifPresent(g -> gpusByUuid.get(g.uuid()).tell(new GpuActor.Unplace(release.jobId())));
+    release.replyTo().tell(released);
+    return this;
+  }
+
   private Behavior<Command> onOpenSession(OpenSession open) {
+    SessionSpec spec = open.spec();
+    List<DeviceRequest> devices = open.devices();
+    Optional<Placement.Slice> slice = placement.sliceOf(spec.jobId());
+    if (slice.isPresent() && spec.source() != LimitSource.ADMIN_CONFIG) {
+      // no admin config file: the placement's slice is the job's limit on its GPU
+      String uuid = placement.gpuOf(spec.jobId()).orElseThrow().uuid();
+      List<DeviceRequest> placed = new ArrayList<>();
+      for (DeviceRequest d : devices) {
+        placed.add(
+            d.uuid().equals(uuid)
+                ? new DeviceRequest(
+                    d.deviceIndex(),
+                    d.uuid(),
+                    d.holdingBytes(),
+                    slice.get().memoryBytes(),
+                    slice.get().smPercent())
+                : d);
+      }
+      devices = placed;
+      spec =
+          new SessionSpec(
+              spec.sessionId(), spec.jobId(), spec.pid(), spec.uid(), spec.user(),
+              LimitSource.PLACEMENT);
+    }
     List<SessionActor.Binding> bindings = new ArrayList<>();
-    for (DeviceRequest device : open.devices()) {
+    for (DeviceRequest device : devices) {
       bindings.add(new SessionActor.Binding(device, gpusByUuid.get(device.uuid())));
     }
-    String jobId = open.spec().jobId();
+    String jobId = spec.jobId();
     JobEntry job = jobs.get(jobId);
     if (job == null) {
       ActorRef<JobActor.Command> ref =
@@ -95,7 +163,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       jobs.put(jobId, job);
     }
     job.sessionsSent++;
-    job.ref.tell(new JobActor.AddSession(open.spec(), bindings, open.output()));
+    job.ref.tell(new JobActor.AddSession(spec, bindings, open.output()));
     return this;
   }
 
