@@ -233,12 +233,13 @@ static void pace(struct lease_dev *g, CUstream s)
 		target = (g->deadline_ns - g->grant_ns) / 4;
 	if (g->ring_count == PACE_RING) {
 		int oldest = g->ring_head;
-		int64_t t0 = now_ns(), t1;
-		bool blocked;
+		int64_t t0 = now_ns(), t1 = t0;
+		bool blocked = real_cu.cuEventQuery(g->ring[oldest]) == CUDA_ERROR_NOT_READY;
 
-		real_cu.cuEventSynchronize(g->ring[oldest]);
-		t1 = now_ns();
-		blocked = t1 - t0 > 20000;
+		if (blocked) {
+			real_cu.cuEventSynchronize(g->ring[oldest]);
+			t1 = now_ns();
+		}
 		if (blocked && g->last_wait_blocked && g->ring_k[oldest]) {
 			int64_t per_launch = (t1 - g->last_wait_end) / g->ring_k[oldest];
 			int64_t want;

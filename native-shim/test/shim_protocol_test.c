@@ -283,10 +283,13 @@ static void memory_protocol(void)
 	h = fd2 >= 0 ? expect_hello(fd2) : NULL;
 	CHECK(h && h->reconnect && h->n_holdings == 1 && h->holdings[0]->bytes == 500 * MIB &&
 	      h->holdings[0]->allocations == 1);
+	/* decided locally after the Hello, before the Welcome: settled once the Welcome arrives */
+	CHECK(shell(&c, "alloc alloc 104857600", "\"rc\"") == 0);
 	if (fd2 >= 0)
 		send_welcome(fd2, false, 1024 * MIB);
-	usleep(100000);
-	CHECK(shell(&c, "info", "\"free\"") == (long long)(524 * MIB));
+	f = fd2 >= 0 ? next_frame(fd2, 1000) : NULL;
+	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_RESERVE && f->mem_reserve->bytes == 100 * MIB);
+	CHECK(shell(&c, "info", "\"free\"") == (long long)(424 * MIB));
 	shell(&c, "exit", "x");
 	waitpid(c.pid, NULL, 0);
 	if (fd2 >= 0)
@@ -363,6 +366,40 @@ static void lease_protocol(void)
 	close(fd);
 }
 
+/* launch_ns of launch_probe with tiny kernels, gated under an open-ended lease or not gated. */
+static double launch_cost(bool gated)
+{
+	char *argv[] = { (char *)"launch_probe", (char *)"kernel", (char *)"0.3", (char *)"--sync-every", (char *)"0",
+			 NULL };
+	struct child c = spawn("launch_probe", argv, "SOFTMIG_FAKE_KERNEL_US=0");
+	int fd = accept_within(3000);
+	Softmig__V1__ClientFrame *f;
+	char line[512];
+	const char *p;
+	double ns = -1;
+
+	if (fd < 0 || !expect_hello(fd))
+		return -1;
+	send_welcome(fd, gated, 0);
+	if (gated) {
+		Softmig__V1__ServerFrame s = SOFTMIG__V1__SERVER_FRAME__INIT;
+		Softmig__V1__LeaseGrant g = SOFTMIG__V1__LEASE_GRANT__INIT;
+
+		f = next_frame(fd, 3000);
+		CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_REQUEST);
+		g.lease_id = 1;
+		g.duration_us = 0;
+		s.body_case = SOFTMIG__V1__SERVER_FRAME__BODY_LEASE_GRANT;
+		s.lease_grant = &g;
+		send_frame(fd, &s);
+	}
+	if (fgets(line, sizeof(line), c.out) && (p = strstr(line, "\"launch_ns\":")))
+		ns = atof(p + 12);
+	waitpid(c.pid, NULL, 0);
+	close(fd);
+	return ns;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un addr;
@@ -387,6 +424,13 @@ int main(int argc, char **argv)
 	}
 	memory_protocol();
 	lease_protocol();
+	{
+		double open = launch_cost(false), held = launch_cost(true);
+
+		CHECK(open > 0 && held > 0);
+		printf("launch call: %.0f ns not gated, %.0f ns under a lease (gate + pacing: %+.0f ns)\n", open, held,
+		       held - open);
+	}
 	unlink(sock_path);
 	return check_done();
 }

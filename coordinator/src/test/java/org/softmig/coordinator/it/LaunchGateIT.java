@@ -56,6 +56,9 @@ class LaunchGateIT {
   @ValueSource(strings = {"kernel", "ex", "graph", "kernel_ptsz", "coop"})
   void aJobCappedAtAQuarterGetsAQuarterOfTheRate(String mode) throws Exception {
     double capped = rate(mode, "capped-" + mode, "25");
+    System.out.printf(
+        "%s: capped %.1f kernels/s, uncapped %.1f/s, %.1f %%%n",
+        mode, capped, uncapped, 100 * capped / uncapped);
 
     assertThat(uncapped).isGreaterThan(300);
     assertThat(capped / uncapped).as("capped %.1f/s, uncapped %.1f/s", capped, uncapped)
