@@ -29,7 +29,10 @@ class LaunchGateIT {
     assumeTrue(ShimRig.nativeBuilt(), "native-shim/build is not built");
     rig = new ShimRig();
     rig.startCoordinator();
-    uncapped = rate("kernel", "uncapped", null);
+    // a cold coordinator answers its first sessions slowly: warm it up, then take the better of
+    // two uncapped runs as the reference
+    rate("kernel", "warmup", null, "0.5");
+    uncapped = Math.max(rate("kernel", "uncapped", null), rate("kernel", "uncapped", null));
   }
 
   @AfterAll
@@ -40,13 +43,17 @@ class LaunchGateIT {
   }
 
   private double rate(String mode, String jobId, String smLimit) throws Exception {
+    return rate(mode, jobId, smLimit, SECONDS);
+  }
+
+  private double rate(String mode, String jobId, String smLimit, String seconds) throws Exception {
     Map<String, String> env = new HashMap<>();
     env.put("SOFTMIG_JOB_ID", jobId);
     env.put("SOFTMIG_FAKE_KERNEL_US", "1000");
     if (smLimit != null) {
       env.put("CUDA_DEVICE_SM_LIMIT", smLimit);
     }
-    ShimRig.Run run = rig.run("launch_probe", env, mode, SECONDS, "--sync-every", "8");
+    ShimRig.Run run = rig.run("launch_probe", env, mode, seconds, "--sync-every", "8");
     JsonNode r = run.line(0);
     assertThat(run.exit()).as(r + "\n" + rig.shimLog()).isZero();
     return r.path("rate").asDouble();
