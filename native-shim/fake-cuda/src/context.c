@@ -48,6 +48,15 @@ struct CUlib_st {
 static struct CUctx_st primary_contexts[FAKE_MAX_GPUS];
 static int primary_refcounts[FAKE_MAX_GPUS];
 static pthread_mutex_t primary_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t primary_once = PTHREAD_ONCE_INIT;
+
+static void init_primary_contexts(void) {
+  for (int i = 0; i < FAKE_MAX_GPUS; i++) {
+    primary_contexts[i].magic = CONTEXT_MAGIC;
+    primary_contexts[i].device = i;
+    primary_contexts[i].primary = true;
+  }
+}
 
 static __thread CUcontext context_stack[CONTEXT_STACK_MAX];
 static __thread int context_depth;
@@ -354,14 +363,11 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev) {
   if (rc != CUDA_SUCCESS) {
     return rc;
   }
+  pthread_once(&primary_once, init_primary_contexts);
   pthread_mutex_lock(&primary_lock);
-  CUcontext ctx = &primary_contexts[dev];
-  ctx->magic = CONTEXT_MAGIC;
-  ctx->device = dev;
-  ctx->primary = true;
   primary_refcounts[dev]++;
   pthread_mutex_unlock(&primary_lock);
-  *pctx = ctx;
+  *pctx = &primary_contexts[dev];
   return CUDA_SUCCESS;
 }
 
@@ -423,6 +429,10 @@ CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev, unsigned int flags) {
   primary_contexts[dev].flags = flags;
   pthread_mutex_unlock(&primary_lock);
   return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags) {
+  return cuDevicePrimaryCtxSetFlags_v2(dev, flags);
 }
 
 /* Modules and libraries */

@@ -47,6 +47,7 @@ bool fake_function_valid(CUfunction f);
 
 /* timeline.c */
 
+/* A graph (graph.c); stream capture (timeline.c) adds kernel nodes to one. */
 #define FAKE_GRAPH_MAGIC 0x67726170u
 
 struct CUgraph_st {
@@ -69,11 +70,12 @@ CUresult fake_stream_begin_capture(CUstream stream);
 CUresult fake_stream_end_capture(CUstream stream, CUgraph *graph);
 CUresult fake_stream_capture_status(CUstream stream, CUstreamCaptureStatus *status, uint64_t *id);
 
+/* Waits for all work this process queued on one device (cuCtxSynchronize). */
+CUresult fake_device_synchronize(CUdevice dev);
+
 /* graph.c */
 
 /* A new empty graph, or NULL when out of host memory. */
 CUgraph fake_graph_new(void);
-/* Synchronises the calling process's work on one device (cuCtxSynchronize). */
-CUresult fake_device_synchronize(CUdevice dev);
 
 #endif

@@ -53,6 +53,15 @@ static uint64_t next_linear_offset[FAKE_MAX_GPUS];
 static uint64_t next_reserve_offset;
 static uint64_t next_handle_offset;
 static struct CUmemPoolHandle_st default_pools[FAKE_MAX_GPUS];
+static pthread_once_t default_pools_once = PTHREAD_ONCE_INIT;
+
+static void init_default_pools(void) {
+  for (int i = 0; i < FAKE_MAX_GPUS; i++) {
+    default_pools[i].magic = POOL_MAGIC;
+    default_pools[i].device = i;
+    default_pools[i].is_default = true;
+  }
+}
 
 static uint64_t round_up(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
@@ -412,11 +421,7 @@ CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev) {
   if (rc != CUDA_SUCCESS) {
     return rc;
   }
-  pthread_mutex_lock(&memory_lock);
-  default_pools[dev].magic = POOL_MAGIC;
-  default_pools[dev].device = dev;
-  default_pools[dev].is_default = true;
-  pthread_mutex_unlock(&memory_lock);
+  pthread_once(&default_pools_once, init_default_pools);
   *pool_out = &default_pools[dev];
   return CUDA_SUCCESS;
 }

@@ -4,10 +4,13 @@
  * A caller asks for a base name ("cuMemAlloc"), the CUDA version its code was built for,
  * and whether it uses the per-thread default stream. The answer is the exported variant
  * with that version's signature: the entry of the base name with the highest version not
- * above the requested one, preferring the _ptsz/_ptds entries when
- * CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM is set. The versions are those of the
+ * above the requested one. With CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, a name that
+ * has _ptsz/_ptds entries is answered from those alone (before their version: not found),
+ * any other name from its ordinary entries. The versions are those of the
  * PFN_<name>_v<version> typedefs in cudaTypedefs.h, and every entry is checked at compile
- * time against its typedef, so a row with the wrong variant does not build.
+ * time against its typedef, so a row with the wrong variant does not build. A driver 580
+ * (CUDA 13.0) gives the same answers for every name, version and mode in the table
+ * (tools/compare_proc_address.c).
  *
  * The pointers are this library's own functions (the library links with -Bsymbolic, so an
  * LD_PRELOADed wrapper of the same name is not returned here, as with the real driver).
@@ -29,9 +32,9 @@ struct proc_entry {
   {#name, version, false, (void *)(1 ? (symbol) : (PFN_##name##_v##version)0)}
 #define PROC_PER_THREAD(name, version, suffix, symbol) \
   {#name, version, true, (void *)(1 ? (symbol) : (PFN_##name##_v##version##_##suffix)0)}
-#define PROC_AS(name, version, pfn, symbol) {#name, version, false, (void *)(1 ? (symbol) : (pfn)0)}
 
 static const struct proc_entry proc_table[] = {
+    /* Devices and errors (device.c) */
     PROC(cuInit, 2000, cuInit),
     PROC(cuDriverGetVersion, 2020, cuDriverGetVersion),
     PROC(cuDeviceGet, 2000, cuDeviceGet),
@@ -46,8 +49,7 @@ static const struct proc_entry proc_table[] = {
     PROC(cuGetExportTable, 3000, cuGetExportTable),
     PROC(cuGetErrorName, 6000, cuGetErrorName),
     PROC(cuGetErrorString, 6000, cuGetErrorString),
-    PROC(cuGetProcAddress, 11030, cuGetProcAddress),
-    PROC(cuGetProcAddress, 12000, cuGetProcAddress_v2),
+    /* Contexts, modules, libraries, peers, occupancy (context.c) */
     PROC(cuCtxCreate, 2000, cuCtxCreate),
     PROC(cuCtxCreate, 3020, cuCtxCreate_v2),
     PROC(cuCtxCreate, 11040, cuCtxCreate_v3),
@@ -75,6 +77,7 @@ static const struct proc_entry proc_table[] = {
     PROC(cuDevicePrimaryCtxReset, 7000, cuDevicePrimaryCtxReset),
     PROC(cuDevicePrimaryCtxReset, 11000, cuDevicePrimaryCtxReset_v2),
     PROC(cuDevicePrimaryCtxGetState, 7000, cuDevicePrimaryCtxGetState),
+    PROC(cuDevicePrimaryCtxSetFlags, 7000, cuDevicePrimaryCtxSetFlags),
     PROC(cuDevicePrimaryCtxSetFlags, 11000, cuDevicePrimaryCtxSetFlags_v2),
     PROC(cuModuleLoad, 2000, cuModuleLoad),
     PROC(cuModuleLoadData, 2000, cuModuleLoadData),
@@ -91,6 +94,14 @@ static const struct proc_entry proc_table[] = {
     PROC(cuLibraryGetKernel, 12000, cuLibraryGetKernel),
     PROC(cuLibraryGetModule, 12000, cuLibraryGetModule),
     PROC(cuKernelGetFunction, 12000, cuKernelGetFunction),
+    PROC(cuCtxGetId, 12000, cuCtxGetId),
+    PROC(cuDeviceCanAccessPeer, 4000, cuDeviceCanAccessPeer),
+    PROC(cuCtxEnablePeerAccess, 4000, cuCtxEnablePeerAccess),
+    PROC(cuCtxDisablePeerAccess, 4000, cuCtxDisablePeerAccess),
+    PROC(cuOccupancyMaxActiveBlocksPerMultiprocessor, 6050,
+         cuOccupancyMaxActiveBlocksPerMultiprocessor),
+    PROC(cuOccupancyMaxPotentialBlockSize, 6050, cuOccupancyMaxPotentialBlockSize),
+    /* Memory (memory.c) */
     PROC(cuMemAlloc, 3020, cuMemAlloc_v2),
     PROC(cuMemAllocPitch, 3020, cuMemAllocPitch_v2),
     PROC(cuMemAllocManaged, 6000, cuMemAllocManaged),
@@ -150,6 +161,30 @@ static const struct proc_entry proc_table[] = {
     PROC_PER_THREAD(cuMemsetD8Async, 7000, ptsz, cuMemsetD8Async_ptsz),
     PROC(cuMemsetD32Async, 3020, cuMemsetD32Async),
     PROC_PER_THREAD(cuMemsetD32Async, 7000, ptsz, cuMemsetD32Async_ptsz),
+    PROC(cuMemAllocHost, 3020, cuMemAllocHost_v2),
+    PROC(cuMemHostAlloc, 2020, cuMemHostAlloc),
+    PROC(cuMemFreeHost, 2000, cuMemFreeHost),
+    PROC(cuMemHostGetDevicePointer, 3020, cuMemHostGetDevicePointer_v2),
+    PROC(cuMemHostRegister, 6050, cuMemHostRegister_v2),
+    PROC(cuMemHostUnregister, 4000, cuMemHostUnregister),
+    PROC(cuPointerGetAttribute, 4000, cuPointerGetAttribute),
+    PROC(cuMemcpy2D, 3020, cuMemcpy2D_v2),
+    PROC_PER_THREAD(cuMemcpy2D, 7000, ptds, cuMemcpy2D_v2_ptds),
+    PROC(cuMemcpy2DUnaligned, 3020, cuMemcpy2DUnaligned_v2),
+    PROC_PER_THREAD(cuMemcpy2DUnaligned, 7000, ptds, cuMemcpy2DUnaligned_v2_ptds),
+    PROC(cuMemcpy2DAsync, 3020, cuMemcpy2DAsync_v2),
+    PROC_PER_THREAD(cuMemcpy2DAsync, 7000, ptsz, cuMemcpy2DAsync_v2_ptsz),
+    PROC(cuMemcpy3D, 3020, cuMemcpy3D_v2),
+    PROC_PER_THREAD(cuMemcpy3D, 7000, ptds, cuMemcpy3D_v2_ptds),
+    PROC(cuMemcpy3DAsync, 3020, cuMemcpy3DAsync_v2),
+    PROC_PER_THREAD(cuMemcpy3DAsync, 7000, ptsz, cuMemcpy3DAsync_v2_ptsz),
+    PROC(cuMemcpyPeer, 4000, cuMemcpyPeer),
+    PROC_PER_THREAD(cuMemcpyPeer, 7000, ptds, cuMemcpyPeer_ptds),
+    PROC(cuMemcpyPeerAsync, 4000, cuMemcpyPeerAsync),
+    PROC_PER_THREAD(cuMemcpyPeerAsync, 7000, ptsz, cuMemcpyPeerAsync_ptsz),
+    PROC(cuMemsetD16Async, 3020, cuMemsetD16Async),
+    PROC_PER_THREAD(cuMemsetD16Async, 7000, ptsz, cuMemsetD16Async_ptsz),
+    /* Streams, events, launches (timeline.c) */
     PROC(cuLaunchKernel, 4000, cuLaunchKernel),
     PROC_PER_THREAD(cuLaunchKernel, 7000, ptsz, cuLaunchKernel_ptsz),
     PROC(cuLaunchKernelEx, 11060, cuLaunchKernelEx),
@@ -184,6 +219,7 @@ static const struct proc_entry proc_table[] = {
     PROC(cuEventSynchronize, 2000, cuEventSynchronize),
     PROC(cuEventElapsedTime, 2000, cuEventElapsedTime),
     PROC(cuEventElapsedTime, 12080, cuEventElapsedTime_v2),
+    /* Graphs and stream capture (graph.c) */
     PROC(cuGraphCreate, 10000, cuGraphCreate),
     PROC(cuGraphDestroy, 10000, cuGraphDestroy),
     PROC(cuGraphAddKernelNode, 10000, cuGraphAddKernelNode),
@@ -209,43 +245,15 @@ static const struct proc_entry proc_table[] = {
     PROC_PER_THREAD(cuStreamEndCapture, 10000, ptsz, cuStreamEndCapture_ptsz),
     PROC(cuStreamIsCapturing, 10000, cuStreamIsCapturing),
     PROC_PER_THREAD(cuStreamIsCapturing, 10000, ptsz, cuStreamIsCapturing_ptsz),
+    PROC(cuStreamGetCaptureInfo, 10010, cuStreamGetCaptureInfo),
+    PROC_PER_THREAD(cuStreamGetCaptureInfo, 10010, ptsz, cuStreamGetCaptureInfo_ptsz),
     PROC(cuStreamGetCaptureInfo, 11030, cuStreamGetCaptureInfo_v2),
     PROC_PER_THREAD(cuStreamGetCaptureInfo, 11030, ptsz, cuStreamGetCaptureInfo_v2_ptsz),
     PROC(cuStreamGetCaptureInfo, 12030, cuStreamGetCaptureInfo_v3),
     PROC_PER_THREAD(cuStreamGetCaptureInfo, 12030, ptsz, cuStreamGetCaptureInfo_v3_ptsz),
-    PROC(cuMemAllocHost, 3020, cuMemAllocHost_v2),
-    PROC(cuMemHostAlloc, 2020, cuMemHostAlloc),
-    PROC(cuMemFreeHost, 2000, cuMemFreeHost),
-    PROC(cuMemHostGetDevicePointer, 3020, cuMemHostGetDevicePointer_v2),
-    PROC(cuMemHostRegister, 6050, cuMemHostRegister_v2),
-    PROC(cuMemHostUnregister, 4000, cuMemHostUnregister),
-    PROC(cuPointerGetAttribute, 4000, cuPointerGetAttribute),
-    PROC(cuMemcpy2D, 3020, cuMemcpy2D_v2),
-    PROC_PER_THREAD(cuMemcpy2D, 7000, ptds, cuMemcpy2D_v2_ptds),
-    PROC(cuMemcpy2DUnaligned, 3020, cuMemcpy2DUnaligned_v2),
-    PROC_PER_THREAD(cuMemcpy2DUnaligned, 7000, ptds, cuMemcpy2DUnaligned_v2_ptds),
-    PROC(cuMemcpy2DAsync, 3020, cuMemcpy2DAsync_v2),
-    PROC_PER_THREAD(cuMemcpy2DAsync, 7000, ptsz, cuMemcpy2DAsync_v2_ptsz),
-    PROC(cuMemcpy3D, 3020, cuMemcpy3D_v2),
-    PROC_PER_THREAD(cuMemcpy3D, 7000, ptds, cuMemcpy3D_v2_ptds),
-    PROC(cuMemcpy3DAsync, 3020, cuMemcpy3DAsync_v2),
-    PROC_PER_THREAD(cuMemcpy3DAsync, 7000, ptsz, cuMemcpy3DAsync_v2_ptsz),
-    PROC(cuMemcpyPeer, 4000, cuMemcpyPeer),
-    PROC_PER_THREAD(cuMemcpyPeer, 7000, ptds, cuMemcpyPeer_ptds),
-    PROC(cuMemcpyPeerAsync, 4000, cuMemcpyPeerAsync),
-    PROC_PER_THREAD(cuMemcpyPeerAsync, 7000, ptsz, cuMemcpyPeerAsync_ptsz),
-    PROC(cuMemsetD16Async, 3020, cuMemsetD16Async),
-    PROC_PER_THREAD(cuMemsetD16Async, 7000, ptsz, cuMemsetD16Async_ptsz),
-    PROC(cuCtxGetId, 12000, cuCtxGetId),
-    PROC(cuDeviceCanAccessPeer, 4000, cuDeviceCanAccessPeer),
-    PROC(cuCtxEnablePeerAccess, 4000, cuCtxEnablePeerAccess),
-    PROC(cuCtxDisablePeerAccess, 4000, cuCtxDisablePeerAccess),
-    PROC(cuOccupancyMaxActiveBlocksPerMultiprocessor, 6050,
-         cuOccupancyMaxActiveBlocksPerMultiprocessor),
-    PROC(cuOccupancyMaxPotentialBlockSize, 6050, cuOccupancyMaxPotentialBlockSize),
-    /* From CUDA 12.0 on, cuGraphInstantiate is the flags variant. */
-    PROC_AS(cuGraphInstantiate, 12000, PFN_cuGraphInstantiateWithFlags_v11040,
-            cuGraphInstantiateWithFlags),
+    /* cuGetProcAddress itself */
+    PROC(cuGetProcAddress, 11030, cuGetProcAddress),
+    PROC(cuGetProcAddress, 12000, cuGetProcAddress_v2),
 };
 
 #define PROC_TABLE_SIZE (sizeof(proc_table) / sizeof(proc_table[0]))
@@ -281,7 +289,7 @@ static CUresult lookup(const char *symbol, void **pfn, int cudaVersion, cuuint64
   if (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) {
     found = find_entry(symbol, cudaVersion, true, &known);
   }
-  if (found == NULL) {
+  if (!known) {
     found = find_entry(symbol, cudaVersion, false, &known);
   }
   *pfn = found != NULL ? found->function : NULL;

@@ -52,6 +52,7 @@ struct CUstream_st {
   unsigned int pending_count;
   CUgraph capture;                 /* non-NULL while the stream is being captured */
   uint64_t capture_id;
+  bool capture_invalidated;        /* an illegal call during capture: it will fail */
 };
 
 struct CUevent_st {
@@ -230,9 +231,10 @@ CUresult fake_launch(CUstream handle, uint64_t kernels) {
   }
   pthread_mutex_lock(&stream->lock);
   if (stream->capture != NULL) {
+    rc = stream->capture_invalidated ? CUDA_ERROR_STREAM_CAPTURE_INVALIDATED : CUDA_SUCCESS;
     stream->capture->kernel_nodes += kernels;
     pthread_mutex_unlock(&stream->lock);
-    return CUDA_SUCCESS;
+    return rc;
   }
   if (kernels == 0) {
     pthread_mutex_unlock(&stream->lock);
@@ -403,6 +405,7 @@ CUresult cuStreamDestroy_v2(CUstream hStream) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   hStream->magic = 0;
+  free(hStream->capture); /* a capture in progress is abandoned */
   pthread_mutex_destroy(&hStream->lock);
   free(hStream);
   return CUDA_SUCCESS;
@@ -412,7 +415,10 @@ CUresult cuStreamDestroy(CUstream hStream) {
   return cuStreamDestroy_v2(hStream);
 }
 
-/* The stream's last end, or CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED while it is captured. */
+/*
+ * The stream's last end. While the stream is captured the call is illegal: it fails with
+ * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture, as the real driver does.
+ */
 static CUresult stream_end(CUstream hStream, uint64_t *end_ns) {
   struct CUstream_st *stream;
   CUresult rc = resolve_stream(hStream, &stream);
@@ -421,7 +427,10 @@ static CUresult stream_end(CUstream hStream, uint64_t *end_ns) {
   }
   pthread_mutex_lock(&stream->lock);
   *end_ns = stream->last_end_ns;
-  rc = stream->capture != NULL ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+  if (stream->capture != NULL) {
+    stream->capture_invalidated = true;
+    rc = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
   pthread_mutex_unlock(&stream->lock);
   return rc;
 }
@@ -557,6 +566,7 @@ CUresult fake_stream_begin_capture(CUstream hStream) {
   } else {
     stream->capture = graph;
     stream->capture_id = atomic_fetch_add(&next_capture_id, 1) + 1;
+    stream->capture_invalidated = false;
   }
   pthread_mutex_unlock(&stream->lock);
   if (rc != CUDA_SUCCESS) {
@@ -577,10 +587,14 @@ CUresult fake_stream_end_capture(CUstream hStream, CUgraph *graph) {
   pthread_mutex_lock(&stream->lock);
   if (stream->capture == NULL) {
     rc = CUDA_ERROR_ILLEGAL_STATE;
+  } else if (stream->capture_invalidated) {
+    free(stream->capture);
+    *graph = NULL;
+    rc = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
   } else {
     *graph = stream->capture;
-    stream->capture = NULL;
   }
+  stream->capture = NULL;
   pthread_mutex_unlock(&stream->lock);
   return rc;
 }
@@ -593,8 +607,9 @@ CUresult fake_stream_capture_status(CUstream hStream, CUstreamCaptureStatus *sta
     return rc;
   }
   pthread_mutex_lock(&stream->lock);
-  *status = stream->capture != NULL ? CU_STREAM_CAPTURE_STATUS_ACTIVE
-                                    : CU_STREAM_CAPTURE_STATUS_NONE;
+  *status = stream->capture == NULL   ? CU_STREAM_CAPTURE_STATUS_NONE
+            : stream->capture_invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+                                          : CU_STREAM_CAPTURE_STATUS_ACTIVE;
   *id = stream->capture != NULL ? stream->capture_id : 0;
   pthread_mutex_unlock(&stream->lock);
   return CUDA_SUCCESS;

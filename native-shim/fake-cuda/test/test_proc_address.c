@@ -75,8 +75,9 @@ static void test_versions(void) {
   expect("cuDeviceGetUuid", 11000, 0, "cuDeviceGetUuid");
   expect("cuEventElapsedTime", 12080, 0, "cuEventElapsedTime_v2");
   expect("cuEventElapsedTime", 12000, 0, "cuEventElapsedTime");
-  expect("cuGraphInstantiate", 12000, 0, "cuGraphInstantiateWithFlags");
+  expect("cuGraphInstantiate", 13000, 0, "cuGraphInstantiate_v2"); /* as driver 580 does */
   expect("cuGraphInstantiate", 11040, 0, "cuGraphInstantiate_v2");
+  expect("cuGraphInstantiateWithFlags", 12000, 0, "cuGraphInstantiateWithFlags");
   expect("cuGraphAddKernelNode", 12000, 0, "cuGraphAddKernelNode_v2");
   expect("cuStreamBeginCapture", 11000, 0, "cuStreamBeginCapture_v2");
   expect("cuGetProcAddress", 12000, 0, "cuGetProcAddress_v2");
@@ -92,6 +93,13 @@ static void test_versions(void) {
 static void test_stream_modes(void) {
   const cuuint64_t ptds = CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
   const cuuint64_t legacy = CU_GET_PROC_ADDRESS_LEGACY_STREAM;
+  void *pfn = (void *)1;
+  CUdriverProcAddressQueryResult status = CU_GET_PROC_ADDRESS_SUCCESS;
+
+  /* per-thread variants exist from 7.0 on; before, a per-thread request finds nothing */
+  CHECK_RC(cuGetProcAddress("cuLaunchKernel", &pfn, 6050, ptds, &status), CUDA_ERROR_NOT_FOUND);
+  CHECK(pfn == NULL && status == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+  expect("cuLaunchKernel", 6050, 0, "cuLaunchKernel");
 
   expect("cuLaunchKernel", 12000, 0, "cuLaunchKernel");
   expect("cuLaunchKernel", 12000, legacy, "cuLaunchKernel");

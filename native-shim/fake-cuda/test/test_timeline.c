@@ -207,7 +207,6 @@ static void test_graphs(CUstream stream) {
   CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
   CHECK(status == CU_STREAM_CAPTURE_STATUS_ACTIVE);
   launch(stream, 3);
-  CHECK_RC(cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
   CHECK_RC(cuStreamEndCapture(stream, &captured), CUDA_SUCCESS);
   CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
   CHECK(status == CU_STREAM_CAPTURE_STATUS_NONE);
@@ -236,6 +235,41 @@ static void test_queue_depth(void) {
   CHECK_RC(cuStreamDestroy(stream), CUDA_SUCCESS);
 }
 
+static void test_invalid_handles(void) {
+  CUevent a, b;
+  CUstream stream;
+  float ms = 0;
+
+  CHECK_RC(cuEventCreate(&a, CU_EVENT_DEFAULT), CUDA_SUCCESS);
+  CHECK_RC(cuEventCreate(&b, CU_EVENT_DEFAULT), CUDA_SUCCESS);
+  CHECK_RC(cuEventQuery(a), CUDA_SUCCESS); /* never recorded: nothing to wait for */
+  CHECK_RC(cuEventRecord(a, NULL), CUDA_SUCCESS);
+  CHECK_RC(cuEventElapsedTime(&ms, a, b), CUDA_ERROR_INVALID_HANDLE); /* b never recorded */
+  CHECK_RC(cuEventDestroy(a), CUDA_SUCCESS);
+  CHECK_RC(cuEventDestroy(b), CUDA_SUCCESS);
+  CHECK_RC(cuStreamCreate(&stream, CU_STREAM_DEFAULT), CUDA_SUCCESS);
+  CHECK_RC(cuStreamEndCapture(stream, &(CUgraph){NULL}), CUDA_ERROR_ILLEGAL_STATE);
+  CHECK_RC(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED), CUDA_SUCCESS);
+  CHECK_RC(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED),
+           CUDA_ERROR_ILLEGAL_STATE);
+  /* synchronising a captured stream is illegal and invalidates the capture */
+  CUstreamCaptureStatus status;
+  CUgraph graph = (CUgraph)&status;
+  CHECK_RC(cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
+  CHECK(status == CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+  CHECK_RC(cuLaunchKernel(kernel, 1, 1, 1, 1, 1, 1, 0, stream, NULL, NULL),
+           CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  CHECK_RC(cuStreamEndCapture(stream, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  CHECK(graph == NULL);
+  CHECK_RC(cuStreamIsCapturing(stream, &status), CUDA_SUCCESS);
+  CHECK(status == CU_STREAM_CAPTURE_STATUS_NONE);
+  CHECK_RC(cuStreamQuery(stream), CUDA_SUCCESS);
+  CHECK_RC(cuStreamDestroy(stream), CUDA_SUCCESS);
+  CHECK_RC(cuGraphLaunch(NULL, NULL), CUDA_ERROR_INVALID_VALUE);
+  CHECK_RC(cuGraphInstantiate(&(CUgraphExec){NULL}, NULL, 0), CUDA_ERROR_INVALID_VALUE);
+}
+
 int main(void) {
   CUcontext ctx;
   CUmodule module;
@@ -253,6 +287,7 @@ int main(void) {
   test_launch_kinds(stream);
   test_graphs(stream);
   test_queue_depth();
+  test_invalid_handles();
 
   CHECK_RC(cuStreamDestroy(stream), CUDA_SUCCESS);
   CHECK_RC(cuModuleUnload(module), CUDA_SUCCESS);
