@@ -9,6 +9,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.slurm.JobIdentity;
@@ -58,6 +60,9 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   private long sessionId;
   private volatile ActorRef<SessionActor.Command> session;
   private volatile boolean closed;
+  private final ConcurrentLinkedQueue<ServerFrame> outbox = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drain = this::drainOutbox;
 
   public ShimHandler(ShimServices services) {
     this.services = services;
@@ -252,6 +257,19 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
 
   // ------------------------------------------------------------------ session
 
+  private void drainOutbox() {
+    drainScheduled.set(false);
+    boolean any = false;
+    ServerFrame frame;
+    while ((frame = outbox.poll()) != null) {
+      ctx.write(frame, ctx.voidPromise());
+      any = true;
+    }
+    if (any) {
+      ctx.flush();
+    }
+  }
+
   private void onSessionFrame(ClientFrame frame) {
     switch (frame.getBodyCase()) {
       case MEM_RESERVE -> {
@@ -371,9 +389,16 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ctx.executor().execute(() -> onWelcome(frame, gpuRefs));
     }
 
+    /**
+     * Queues the frame and, unless a drain is already on its way, schedules one on the event loop:
+     * frames sent close together go out with one flush (one syscall).
+     */
     @Override
     public void send(SessionActor.Outbound message) {
-      ctx.writeAndFlush(Frames.outbound(message));
+      outbox.add(Frames.outbound(message));
+      if (!drainScheduled.getAndSet(true)) {
+        ctx.executor().execute(drain);
+      }
     }
   }
 }
