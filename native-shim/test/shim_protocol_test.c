@@ -84,27 +84,25 @@ static struct child spawn(const char *prog, char *const argv[], const char *extr
 	return c;
 }
 
+/* Bytes read from the current connection and not yet decoded. */
+static uint8_t buf[FRAME_MAX_BODY + FRAME_MAX_PREFIX];
+static size_t have;
+
 static int accept_within(int ms)
 {
 	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
 
 	if (poll(&p, 1, ms) <= 0)
 		return -1;
+	have = 0;
 	return accept(listen_fd, NULL, NULL);
 }
 
-/* The next ClientFrame within ms, or NULL. */
+/* The next ClientFrame of the current connection within ms, or NULL. */
 static Softmig__V1__ClientFrame *next_frame(int fd, int ms)
 {
-	static uint8_t buf[FRAME_MAX_BODY + FRAME_MAX_PREFIX];
-	static size_t have;
-	static int last_fd = -1;
 	int64_t deadline = now_ms() + ms;
 
-	if (fd != last_fd) {
-		have = 0;
-		last_fd = fd;
-	}
 	for (;;) {
 		size_t prefix;
 		uint32_t body;
