@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LaunchGateIT {
 
-  private static final String SECONDS = "2";
+  private static final String SECONDS = "3";
 
   private ShimRig rig;
   private double uncapped;
