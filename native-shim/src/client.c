@@ -324,13 +324,18 @@ static void on_error(uint64_t request_id, const Softmig__V1__Error *e)
 	log_msg(LOG_ERR, "coordinator error %d: %s", (int)e->code, e->message ? e->message : "");
 }
 
+static void set_welcomed(void)
+{
+	atomic_store_explicit(&cl.welcomed, 1, memory_order_release);
+}
+
 static void dispatch(const Softmig__V1__ServerFrame *sf)
 {
 	switch (sf->body_case) {
 	case SOFTMIG__V1__SERVER_FRAME__BODY_WELCOME:
 		on_limits(sf->welcome->n_limits, sf->welcome->limits, sf->welcome->lease_us);
 		cl.ever_welcomed = true;
-		atomic_store_explicit(&cl.welcomed, 1, memory_order_release);
+		mem_on_welcome(set_welcomed);
 		log_msg(LOG_INFO, "welcome: session %llu, job %s, node %s", (unsigned long long)sf->welcome->session_id,
 			sf->welcome->job_id, sf->welcome->node);
 		finish_attempt();

@@ -54,9 +54,12 @@ static dlsym_fn real_dlsym(void)
 
 	if (f)
 		return f;
+	/* glibc >= 2.34, then the base versions of x86-64 and aarch64 */
 	f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
 	if (!f)
 		f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+	if (!f)
+		f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
 	atomic_store_explicit(&real_dlsym_ptr, f, memory_order_release);
 	return f;
 }
@@ -140,17 +143,15 @@ SHIM_EXPORT void *dlsym(void *handle, const char *symbol)
 	if (symbol[0] == 'c' && symbol[1] == 'u') {
 		void *w = wrapper_by_name(cu_wrapped, N_CU_WRAPPED, symbol);
 
-		if (w && (special || handle_is(handle, "libcuda.so"))) {
-			interpose_load_cuda();
+		/* the wrappers load the real table on first use: loading it here could run
+		 * libcuda's constructors inside a dlsym call */
+		if (w && (special || handle_is(handle, "libcuda.so")))
 			return w;
-		}
 	} else if (strncmp(symbol, "nvml", 4) == 0) {
 		void *w = wrapper_by_name(nv_wrapped, N_NV_WRAPPED, symbol);
 
-		if (w && (special || handle_is(handle, "libnvidia-ml.so"))) {
-			interpose_load_nvml();
+		if (w && (special || handle_is(handle, "libnvidia-ml.so")))
 			return w;
-		}
 	}
 	return f ? f(handle, symbol) : NULL;
 }

@@ -14,8 +14,8 @@
  *
  * Pacing bounds the work queued ahead of the GPU, so the drain at lease end is short: every
  * K launches an event is recorded into a ring of PACE_RING; when the ring is full the oldest
- * is waited for.  K adapts (1..64) so that the queued batches stay well under a lease of GPU
- * time while tiny kernels pay one event record per 64 launches.
+ * is waited for.  K adapts (1..64) to the GPU time per launch, so that the queued batches stay
+ * under a quarter of a lease while tiny kernels pay one event record per 64 launches.
  *
  * Early release: the socket thread (lease_tick, every ~1 ms while a lease is held) releases
  * with idle=true when no launch happened for IDLE_NS and the streams are drained.
@@ -67,6 +67,7 @@ struct lease_dev {
 	int ring_head, ring_count;
 	int64_t last_wait_end;
 	bool last_wait_blocked;
+	int64_t per_launch_ns;          /* GPU time per launch, last measured; 0 = unknown */
 };
 
 static struct lease_dev leases[CFG_MAX_DEVICES];
@@ -147,6 +148,7 @@ static void drain_locked(struct lease_dev *g)
 		real_cu.cuStreamSynchronize(NULL);
 	g->ring_count = 0;
 	g->ring_head = 0;
+	g->last_wait_blocked = false;
 }
 
 /* Whether the streams of this lease have no work left; g->mu held, socket thread. */
@@ -231,18 +233,22 @@ static void pace(struct lease_dev *g, CUstream s)
 		target = (g->deadline_ns - g->grant_ns) / 4;
 	if (g->ring_count == PACE_RING) {
 		int oldest = g->ring_head;
-		int64_t t0 = now_ns(), t1;
-		bool blocked;
+		int64_t t0 = now_ns(), t1 = t0;
+		bool blocked = real_cu.cuEventQuery(g->ring[oldest]) == CUDA_ERROR_NOT_READY;
 
-		real_cu.cuEventSynchronize(g->ring[oldest]);
-		t1 = now_ns();
-		blocked = t1 - t0 > 20000;
+		if (blocked) {
+			real_cu.cuEventSynchronize(g->ring[oldest]);
+			t1 = now_ns();
+		}
 		if (blocked && g->last_wait_blocked && g->ring_k[oldest]) {
 			int64_t per_launch = (t1 - g->last_wait_end) / g->ring_k[oldest];
-			int64_t want = per_launch > 0 ? target / (PACE_RING * per_launch) : PACE_K_MAX;
+			int64_t want;
 
+			g->per_launch_ns = per_launch > 0 ? per_launch : 1;
+			want = target / (PACE_RING * g->per_launch_ns);
 			nk = want < 1 ? 1 : want > PACE_K_MAX ? PACE_K_MAX : (unsigned)want;
-		} else if (!blocked && k < PACE_K_MAX) {
+		} else if (!blocked && k < PACE_K_MAX &&
+			   (!g->per_launch_ns || (int64_t)k * 2 * PACE_RING * g->per_launch_ns <= target)) {
 			nk = k * 2;
 		}
 		g->last_wait_blocked = blocked;

@@ -3,10 +3,13 @@
  *
  * Each allocation is reserved before the driver is called and the reservation is dropped if
  * the driver fails.  Where the reservation is decided:
- *   - no limit on the device: locally, usage reported asynchronously (UsageReport);
- *   - credit mode: locally, up to the ceiling the coordinator lent (one process per job);
- *   - exact mode: MemReserve round trip, one per allocation;
- *   - coordinator away: locally, against the last known limit (Welcome, else config/env).
+ *   - credit mode: locally, up to the ceiling the coordinator lent (one process per job with a
+ *     limit), usage reported asynchronously (UsageReport);
+ *   - exact mode: MemReserve round trip, one per allocation (also without a limit, so the
+ *     coordinator's ledger sees every byte on the card);
+ *   - coordinator away (or not yet answered): locally, against the last known limit (Welcome,
+ *     else config/env); no limit passes through.  What changed meanwhile is settled when the
+ *     Welcome arrives (mem_on_welcome).
  * Over the limit the wrapper returns CUDA_ERROR_OUT_OF_MEMORY and the process lives.
  *
  * Locking: mem_mu protects devs[] and the pointer map.  It is never held across a driver call
@@ -33,6 +36,7 @@ struct mem_dev {
 	uint64_t ceiling;
 	uint64_t epoch;
 	bool dirty;            /* a UsageReport is due */
+	uint64_t hello_used;   /* used as sent in the last Hello's holdings */
 };
 
 static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -70,7 +74,6 @@ void mem_on_limit(int dev, uint64_t limit)
 	devs[dev].limit = limit;
 	devs[dev].credit = false;
 	devs[dev].job_used = devs[dev].used;
-	devs[dev].dirty = devs[dev].used > 0;
 	pthread_mutex_unlock(&mem_mu);
 }
 
@@ -85,6 +88,45 @@ static void send_usage_locked(int dev)
 	f.usage_report = &r;
 	if (client_send(&f) == 0)
 		devs[dev].dirty = false;
+}
+
+static void send_mem_locked(int dev, bool reserve, uint64_t bytes)
+{
+	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
+	Softmig__V1__MemReserve r = SOFTMIG__V1__MEM_RESERVE__INIT;
+	Softmig__V1__MemFree m = SOFTMIG__V1__MEM_FREE__INIT;
+
+	if (reserve) {
+		r.device_index = (uint32_t)dev;
+		r.bytes = bytes;
+		r.kind = SOFTMIG__V1__ALLOCATION_KIND__DEVICE;
+		f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_RESERVE;
+		f.mem_reserve = &r;
+	} else {
+		m.device_index = (uint32_t)dev;
+		m.bytes = bytes;
+		m.kind = SOFTMIG__V1__ALLOCATION_KIND__DEVICE;
+		f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE;
+		f.mem_free = &m;
+	}
+	client_send(&f);
+}
+
+void mem_on_welcome(void (*welcomed)(void))
+{
+	pthread_mutex_lock(&mem_mu);
+	for (int i = 0; i < shim.ndev; i++) {
+		struct mem_dev *d = &devs[i];
+
+		/* decided locally between the Hello and this Welcome: tell the ledger (no reply wanted) */
+		if (d->used > d->hello_used)
+			send_mem_locked(i, true, d->used - d->hello_used);
+		else if (d->used < d->hello_used)
+			send_mem_locked(i, false, d->hello_used - d->used);
+		d->hello_used = d->used;
+	}
+	welcomed();
+	pthread_mutex_unlock(&mem_mu);
 }
 
 void mem_on_credit_grant(int dev, uint64_t ceiling, uint64_t epoch)
@@ -137,6 +179,7 @@ int mem_holdings(struct mem_holding *out, int cap)
 
 	pthread_mutex_lock(&mem_mu);
 	for (int i = 0; i < shim.ndev && n < cap; i++) {
+		devs[i].hello_used = devs[i].used;
 		if (!devs[i].used && !devs[i].allocations)
 			continue;
 		out[n].dev = i;
@@ -216,9 +259,8 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 	int r;
 
 	pthread_mutex_lock(&mem_mu);
-	if (!d->limit) {
+	if (!d->limit && !client_welcomed()) {
 		take_locked(d, bytes);
-		d->dirty = true;
 		goto out_granted;
 	}
 	if (d->credit || !client_welcomed()) {
@@ -234,7 +276,7 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 
 	pthread_mutex_lock(&mem_mu);
 	if (r < 0) {
-		if (!fits_locally(d, bytes))
+		if (d->limit && !fits_locally(d, bytes))
 			goto out_refused;
 		take_locked(d, bytes);
 		goto out_granted;
@@ -272,7 +314,7 @@ static void mem_unreserve(int dev, uint64_t bytes, int kind)
 	if (d->allocations)
 		d->allocations--;
 	d->job_used = d->job_used > bytes ? d->job_used - bytes : 0;
-	if (!d->limit || d->credit) {
+	if (d->credit) {
 		d->dirty = true;
 	} else if (client_welcomed()) {
 		Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;

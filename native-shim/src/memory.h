@@ -26,6 +26,12 @@ void mem_after_fork(void);
 
 /* A Welcome or LimitsUpdate: dev's limit becomes limit (0 = none); exact mode until a credit. */
 void mem_on_limit(int dev, uint64_t limit);
+/*
+ * After a Welcome's limits: settles what was allocated or freed locally since the Hello, then
+ * calls welcomed() (which switches the client to exact/credit mode) with the memory lock held,
+ * so no allocation falls between the two.
+ */
+void mem_on_welcome(void (*welcomed)(void));
 void mem_on_credit_grant(int dev, uint64_t ceiling, uint64_t epoch);
 void mem_on_credit_revoke(int dev, uint64_t epoch);
 /* The connection dropped: credits end, limits stay as they were. */

@@ -178,9 +178,19 @@ static void reports_the_limit(void)
 		int (*info)(void *, void *) = (int (*)(void *, void *))dlsym(h, "nvmlDeviceGetMemoryInfo");
 		void *d;
 
+		struct {
+			unsigned int version;
+			unsigned long long total, reserved, free, used;
+		} m2;
+		int (*info2)(void *, void *) = (int (*)(void *, void *))dlsym(h, "nvmlDeviceGetMemoryInfo_v2");
+
 		CHECK(from_shim((void *)info));
 		CHECK(init && get && info && init() == 0 && get(0, &d) == 0 && info(d, &m) == 0);
 		CHECK(m.total == LIMIT && m.free == LIMIT && m.used == 0);
+		memset(&m2, 0, sizeof(m2));
+		m2.version = (unsigned int)sizeof(m2) | (2u << 24);
+		CHECK(from_shim((void *)info2));
+		CHECK(info2 && info2(d, &m2) == 0 && m2.total == LIMIT && m2.free == LIMIT && m2.used == 0);
 	}
 }
 

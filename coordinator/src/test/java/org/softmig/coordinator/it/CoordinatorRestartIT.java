@@ -59,16 +59,16 @@ class CoordinatorRestartIT {
   }
 
   @Test
-  void restartedMidJobRebuildsTheLedgerExactly() throws Exception {
-    rig.startCoordinator();
+  void killedAndRestartedMidJobRebuildsTheLedgerExactly() throws Exception {
+    rig.startCoordinatorProcess();
     ShimRig.Shell holder = rig.shell(job("restart"));
     assertThat(holder.alloc("alloc", 600 * MIB)).isZero();
 
-    rig.stopCoordinator();
+    rig.killCoordinatorProcess();
     assertThat(holder.alloc("vmm", 200 * MIB)).as("allocates locally while away").isZero();
     assertThat(holder.alloc("alloc", 600 * MIB)).as("and keeps its limit").isEqualTo(2);
 
-    rig.startCoordinator();
+    rig.startCoordinatorProcess();
     awaitRegistered("restart");
 
     ShimRig.Shell second = rig.shell(job("restart"));

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LaunchGateIT {
 
-  private static final String SECONDS = "2";
+  private static final String SECONDS = "3";
 
   private ShimRig rig;
   private double uncapped;
@@ -29,7 +29,10 @@ class LaunchGateIT {
     assumeTrue(ShimRig.nativeBuilt(), "native-shim/build is not built");
     rig = new ShimRig();
     rig.startCoordinator();
-    uncapped = rate("kernel", "uncapped", null);
+    // a cold coordinator answers its first sessions slowly: warm it up, then take the better of
+    // two uncapped runs as the reference
+    rate("kernel", "warmup", null, "0.5");
+    uncapped = Math.max(rate("kernel", "uncapped", null), rate("kernel", "uncapped", null));
   }
 
   @AfterAll
@@ -40,13 +43,17 @@ class LaunchGateIT {
   }
 
   private double rate(String mode, String jobId, String smLimit) throws Exception {
+    return rate(mode, jobId, smLimit, SECONDS);
+  }
+
+  private double rate(String mode, String jobId, String smLimit, String seconds) throws Exception {
     Map<String, String> env = new HashMap<>();
     env.put("SOFTMIG_JOB_ID", jobId);
     env.put("SOFTMIG_FAKE_KERNEL_US", "1000");
     if (smLimit != null) {
       env.put("CUDA_DEVICE_SM_LIMIT", smLimit);
     }
-    ShimRig.Run run = rig.run("launch_probe", env, mode, SECONDS, "--sync-every", "8");
+    ShimRig.Run run = rig.run("launch_probe", env, mode, seconds, "--sync-every", "8");
     JsonNode r = run.line(0);
     assertThat(run.exit()).as(r + "\n" + rig.shimLog()).isZero();
     return r.path("rate").asDouble();
@@ -56,6 +63,9 @@ class LaunchGateIT {
   @ValueSource(strings = {"kernel", "ex", "graph", "kernel_ptsz", "coop"})
   void aJobCappedAtAQuarterGetsAQuarterOfTheRate(String mode) throws Exception {
     double capped = rate(mode, "capped-" + mode, "25");
+    System.out.printf(
+        "%s: capped %.1f kernels/s, uncapped %.1f/s, %.1f %%%n",
+        mode, capped, uncapped, 100 * capped / uncapped);
 
     assertThat(uncapped).isGreaterThan(300);
     assertThat(capped / uncapped).as("capped %.1f/s, uncapped %.1f/s", capped, uncapped)

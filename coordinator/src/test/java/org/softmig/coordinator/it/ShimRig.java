@@ -37,7 +37,11 @@ import org.softmig.proto.v1.StatusRequest;
  */
 final class ShimRig implements AutoCloseable {
 
-  static final String SPEC = "8G";
+  /**
+   * One simulated 8 GiB GPU with a name of its own: the fake driver keeps one device timeline per
+   * GPU UUID for the whole host, so other runs on the same machine never share this one.
+   */
+  static final String SPEC = "IT" + ProcessHandle.current().pid() + ":8G";
   static final long MIB = 1L << 20;
   static final long GIB = 1L << 30;
 
@@ -55,6 +59,7 @@ final class ShimRig implements AutoCloseable {
   private final Path configDir;
   private final List<Process> processes = new ArrayList<>();
   private Coordinator coordinator;
+  private Process coordinatorProcess;
 
   ShimRig() throws IOException {
     dir = Files.createTempDirectory("softmig-it");
@@ -89,6 +94,52 @@ final class ShimRig implements AutoCloseable {
       coordinator.close();
       coordinator = null;
     }
+  }
+
+  /** A coordinator in a process of its own (bin/softmig coordinator), to be killed with SIGKILL. */
+  void startCoordinatorProcess() throws Exception {
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java.toString(),
+            "-cp",
+            System.getProperty("java.class.path"),
+            "org.softmig.coordinator.Main",
+            "coordinator",
+            "--socket",
+            socket.toString(),
+            "--simulate",
+            SPEC,
+            "--node-name",
+            "it",
+            "--cluster-port",
+            "0",
+            "--config-dir",
+            configDir.toString());
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("coordinator.log").toFile()));
+    coordinatorProcess = pb.start();
+    processes.add(coordinatorProcess);
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      try {
+        status();
+        return;
+      } catch (IOException e) {
+        if (!coordinatorProcess.isAlive()) {
+          throw new IllegalStateException(
+              "coordinator exited: " + Files.readString(dir.resolve("coordinator.log")));
+        }
+        Thread.sleep(100);
+      }
+    }
+    throw new IllegalStateException("coordinator did not open " + socket + " within 60 s");
+  }
+
+  /** SIGKILL to the coordinator process; its socket file stays behind, as after a crash. */
+  void killCoordinatorProcess() throws InterruptedException {
+    coordinatorProcess.destroyForcibly();
+    coordinatorProcess.waitFor(10, TimeUnit.SECONDS);
   }
 
   /** A test program with the shim preloaded; env adds to (and overrides) the defaults. */
