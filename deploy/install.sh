@@ -167,6 +167,10 @@ for f in gres.conf.example slurm.conf.fragment; do
 	put "$tmpd/$f" "$prefix/slurm/$f" 0644
 done
 
+if [[ -f $top/docs/DEPLOYMENT.md ]]; then
+	put "$top/docs/DEPLOYMENT.md" "$prefix/share/doc/softmig/DEPLOYMENT.md" 0644
+fi
+
 # ------------------------------------------------------------------ site configuration
 install -d -m 0755 "$root$sysconfdir"
 for f in slices.conf slurm-scripts.conf softmig.conf softmig.env; do
