@@ -44,6 +44,7 @@ config=$(grep -m1 '^CONFIG_FILE=' "$state" | cut -d= -f2-)
 [[ $config == "$SM_CONFIG_DIR"/* ]] || config=""
 # The Prolog knew the array task id (the Epilog's environment may not): reuse its name.
 [[ -n $config ]] && key=$(basename "$config" .conf)
+sm_valid_job_key "$key" || key=$jobid
 
 # The job's stdout file, as slurmctld expanded it (%j, %u, ... resolved).
 job_stdout() {
@@ -65,7 +66,7 @@ if [[ -n $GPU_UUID ]]; then
 	if [[ -n $SM_REPORT_DIR ]]; then
 		if ! err=$(sm_root_dir "$SM_REPORT_DIR" 2>&1); then
 			sm_log ERR "no report stored for job $jobid: $err"
-		elif json=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$jobid" --json --socket "$SM_SOCKET" 2>"$errors"); then
+		elif json=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$key" --json --socket "$SM_SOCKET" 2>"$errors"); then
 			printf '%s\n' "$json" | sm_write_root_file "$SM_REPORT_DIR/$key.json" 0644 ||
 				sm_log ERR "cannot write $SM_REPORT_DIR/$key.json"
 		else
@@ -76,7 +77,7 @@ if [[ -n $GPU_UUID ]]; then
 		out=$(job_stdout)
 		if [[ -z $out ]]; then
 			sm_log WARNING "job $jobid has no stdout file to append the report to"
-		elif text=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$jobid" --socket "$SM_SOCKET" 2>"$errors"); then
+		elif text=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$key" --socket "$SM_SOCKET" 2>"$errors"); then
 			if printf '\n%s\n' "$text" | append_as_user "$out"; then
 				sm_log INFO "report appended to $out"
 			else
@@ -90,7 +91,7 @@ if [[ -n $GPU_UUID ]]; then
 fi
 
 # Release even when the placement never finished: the coordinator answers "nothing placed".
-if ! out=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" release --job "$jobid" --socket "$SM_SOCKET" 2>&1); then
+if ! out=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" release --job "$key" --socket "$SM_SOCKET" 2>&1); then
 	sm_log ERR "release of job $jobid failed: $(tr '\n' ' ' <<<"$out" | cut -c1-300)"
 fi
 

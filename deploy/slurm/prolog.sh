@@ -49,6 +49,7 @@ read -r slice_type slice_mem slice_sm <<<"$slice"
 sm_array_task_id 2>/dev/null
 
 err=$(sm_root_dir "$SM_CONFIG_DIR" 2>&1 && sm_root_dir "$SM_STATE_DIR" 2>&1) || sm_die "$err"
+key=$(sm_job_key)
 config=$(sm_config_file)
 state=$(sm_state_file)
 
@@ -61,13 +62,16 @@ SLICE_MEMORY=$slice_mem
 SLICE_SM=$slice_sm
 GPU_UUID=$1
 PLACE_ERROR=$2
+JOB_KEY=$key
 CONFIG_FILE=$config
 EOF
 }
 write_state "" "placement in progress" || sm_die "cannot write $state"
 
-out=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" place --job "$SLURM_JOB_ID" \
-	--mem "$slice_mem" --sm "$slice_sm" --socket "$SM_SOCKET" 2>&1)
+# The coordinator names a job by its config file (<jobid> or <jobid>_<arraytaskid>): place,
+# report and release use the same name.
+out=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" place --job "$key" --mem "$slice_mem" \
+	--sm "$slice_sm" --user "${SLURM_JOB_USER:-}" --socket "$SM_SOCKET" 2>&1)
 rc=$?
 uuid=$(grep -oE '^GPU-[0-9A-Fa-f-]+$' <<<"$out" | tail -n 1)
 if ((rc != 0)) || [[ -z $uuid ]]; then
@@ -81,7 +85,7 @@ if ((rc != 0)) || [[ -z $uuid ]]; then
 fi
 
 sm_write_root_file "$config" 0644 <<EOF || sm_die "cannot write $config"
-# softmig: job $SLURM_JOB_ID, slice $slice_type, GPU $uuid
+# softmig: job $key, slice $slice_type, GPU $uuid
 CUDA_DEVICE_MEMORY_LIMIT=$slice_mem
 CUDA_DEVICE_SM_LIMIT=$slice_sm
 EOF

@@ -201,6 +201,10 @@ sm_job_key() {
 	fi
 }
 
+sm_valid_job_key() {
+	[[ $1 =~ ^[0-9]+(_[0-9]+)?$ ]]
+}
+
 sm_config_file() { echo "$SM_CONFIG_DIR/$(sm_job_key).conf"; }
 sm_state_file() { echo "$SM_STATE_DIR/$SLURM_JOB_ID.slice"; }
 

@@ -79,7 +79,7 @@ check_eq "config file has the slice's SM limit" 50 "$(sn_field "$job" CONF_SM)"
 check "config file is gone after the job" test ! -e "$RUN/$job.conf"
 check "state file is gone after the job" test ! -e "$RUN/jobs/$job.slice"
 check "placement is released after the job" test ! -s "$STUB/placements"
-check "the Prolog placed the job with the slice's size" grep -qx "place --job $job --mem 24G --sm 50 --socket $RUN/softmig.sock" "$STUB/calls"
+check "the Prolog placed the job with the slice's size" grep -qx "place --job $job --mem 24G --sm 50 --user $SN_USER --socket $RUN/softmig.sock" "$STUB/calls"
 check "the job's JSON report is stored" grep -q "\"job_id\":\"$job\"" "$B/log/softmig/reports/$job.json"
 check "the report is appended to the job's output" grep -q "^Job $job on GPU-" "$(sn_out "$job")"
 check_eq "the job's output stays the user's" "$SN_USER" "$(stat -c %U "$(sn_out "$job")")"
@@ -136,6 +136,8 @@ for f in $(grep -l "^ARRAY_JOB=$array\$" "$B"/jobs/job-*.out); do
 		grep -q '^CONF_MEM=24G$' "$f" && ok=$((ok + 1))
 done
 check_eq "array tasks get a root-owned <jobid>_<taskid>.conf" 2 "$ok"
+check_eq "array tasks are placed as <jobid>_<taskid>" 2 "$(grep -cE '^place --job [0-9]+_[12] ' "$STUB/calls")"
+check_eq "and released under the same name" 2 "$(grep -cE '^release --job [0-9]+_[12] ' "$STUB/calls")"
 check "no config files are left" test -z "$(find "$RUN" -maxdepth 1 -name '*.conf')"
 check "no state files are left" test -z "$(find "$RUN/jobs" -name '*.slice')"
 

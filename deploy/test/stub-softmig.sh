@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
 	--job) job=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--sm) sm=$2; shift 2 ;;
-	--socket) shift 2 ;;
+	--socket | --user) shift 2 ;;
 	--json) json=yes; shift ;;
 	*) job=$1; shift ;;
 	esac
