@@ -63,11 +63,10 @@ if [[ -z $lib ]]; then
 	lib=$top/native-shim/build/libsoftmig.so
 fi
 if [[ -z $jar ]]; then
-	jar=$(ls -1 "$top"/coordinator/target/softmig*.jar "$top"/coordinator/target/*-all.jar 2>/dev/null |
-		grep -vE -- '-(sources|javadoc|tests)\.jar$' | head -n 1 || true)
+	jar=$top/coordinator/target/softmig.jar
 fi
 [[ -f $lib ]] || die "no library at '$lib': build it first (mvn -o package) or pass --lib FILE"
-[[ -n $jar && -f $jar ]] || die "no coordinator jar found: build it first (mvn -o package) or pass --jar FILE"
+[[ -f $jar ]] || die "no coordinator jar at '$jar': build it first (mvn -o package) or pass --jar FILE"
 
 as_root=no
 [[ $(id -u) == 0 ]] && as_root=yes

@@ -84,11 +84,18 @@ if ((rc != 0)) || [[ -z $uuid ]]; then
 	exit 0
 fi
 
-sm_write_root_file "$config" 0644 <<EOF || sm_die "cannot write $config"
+# undo_and_die MESSAGE: give the placement back before SLURM drains the node.
+undo_and_die() {
+	timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" release --job "$key" --socket "$SM_SOCKET" >/dev/null 2>&1
+	rm -f -- "$config" "$state"
+	sm_die "$1"
+}
+
+sm_write_root_file "$config" 0644 <<EOF || undo_and_die "cannot write $config"
 # softmig: job $key, slice $slice_type, GPU $uuid
 CUDA_DEVICE_MEMORY_LIMIT=$slice_mem
 CUDA_DEVICE_SM_LIMIT=$slice_sm
 EOF
-write_state "$uuid" "" || sm_die "cannot write $state"
+write_state "$uuid" "" || undo_and_die "cannot write $state"
 sm_log INFO "placed $slice_type ($slice_mem, $slice_sm%) on $uuid, config $config"
 exit 0

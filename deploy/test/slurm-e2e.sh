@@ -31,7 +31,7 @@ command -v gcc >/dev/null || die "needs gcc"
 [[ -f $CUDA_INCLUDE/cuda.h ]] || die "no cuda.h in $CUDA_INCLUDE (set SOFTMIG_CUDA_INCLUDE)"
 
 # ------------------------------------------------------------------ build outputs
-if [[ ! -f $SHIM || ! -f $FAKE/libcuda.so.1 ]]; then
+if [[ ! -f $SHIM || ! -f $FAKE/libcuda.so.1 || ! -f $TOP/coordinator/target/softmig.jar ]]; then
 	echo "building (mvn -o -q -B -DskipTests package)"
 	(cd "$TOP" && mvn -o -q -B -DskipTests package) || die "the build failed"
 fi
@@ -68,8 +68,7 @@ gcc -std=c11 -O2 -Wall -I"$CUDA_INCLUDE" -o "$B/build/alloc-probe" "$DEPLOY/test
 chmod -R a+rX "$B/build" "$B/fake-cuda"
 
 # The Prolog and Epilog run with slurmd's bare environment: give the CLI this shell's PATH
-# and JAVA_HOME. The e2e runs the repository's bin/softmig (the installed wrapper needs a
-# packaged jar; install-test.sh covers it).
+# and JAVA_HOME. The scripts run the repository's bin/softmig, like the coordinator.
 cat >"$B/build/softmig-cli" <<EOF
 #!/bin/bash
 export PATH='$PATH' JAVA_HOME='${JAVA_HOME:-}' HOME='${HOME:-/root}'
@@ -78,8 +77,8 @@ EOF
 chmod 755 "$B/build/softmig-cli"
 CLI=$B/build/softmig-cli
 
-jar=$(ls -1 "$TOP"/coordinator/target/*.jar 2>/dev/null | head -n 1)
-[[ -n $jar ]] || { jar=$B/build/unused.jar; echo "unused" >"$jar"; }
+jar=$TOP/coordinator/target/softmig.jar
+[[ -f $jar ]] || die "no $jar after the build"
 SN_SCRIPT_SETTINGS="SOFTMIG=$CLI"
 sn_setup "$B" "$SHIM" "$jar" || die "SLURM did not come up"
 [[ $SNODE_MODE == cgroup ]] ||
