@@ -37,7 +37,6 @@ if [[ ! -f $SHIM || ! -f $FAKE/libcuda.so.1 || ! -f $TOP/coordinator/target/soft
 fi
 [[ -f $SHIM ]] || die "no $SHIM after the build"
 [[ -f $FAKE/libcuda.so.1 ]] || die "no fake CUDA driver at $FAKE/libcuda.so.1 after the build"
-[[ -x $TOP/bin/softmig ]] || die "no $TOP/bin/softmig"
 
 B=$(mktemp -d /tmp/softmig-e2e.XXXXXX)
 chmod 755 "$B"
@@ -68,11 +67,11 @@ gcc -std=c11 -O2 -Wall -I"$CUDA_INCLUDE" -o "$B/build/alloc-probe" "$DEPLOY/test
 chmod -R a+rX "$B/build" "$B/fake-cuda"
 
 # The Prolog and Epilog run with slurmd's bare environment: give the CLI this shell's PATH
-# and JAVA_HOME. The scripts run the repository's bin/softmig, like the coordinator.
+# and JAVA_HOME. Both the scripts and the coordinator run the installed softmig command.
 cat >"$B/build/softmig-cli" <<EOF
 #!/bin/bash
-export PATH='$PATH' JAVA_HOME='${JAVA_HOME:-}' HOME='${HOME:-/root}'
-exec '$TOP/bin/softmig' "\$@"
+export PATH='$PATH' JAVA_HOME='${JAVA_HOME:-}'
+exec '$B/softmig/bin/softmig' "\$@"
 EOF
 chmod 755 "$B/build/softmig-cli"
 CLI=$B/build/softmig-cli
@@ -86,7 +85,7 @@ sn_setup "$B" "$SHIM" "$jar" || die "SLURM did not come up"
 
 # ------------------------------------------------------------------ coordinator
 mkdir -p "$RUN"
-setsid "$TOP/bin/softmig" coordinator --socket "$SOCK" --simulate "$SPEC" --config-dir "$RUN" \
+setsid "$CLI" coordinator --socket "$SOCK" --simulate "$SPEC" --config-dir "$RUN" \
 	--node-name "$SNODE_NODE" >"$B/coordinator.log" 2>&1 &
 COORD_PID=$!
 for _ in $(seq 1 300); do
