@@ -44,6 +44,7 @@ RUN=$B/run/softmig
 SOCK=$RUN/softmig.sock
 COORD_PID=""
 cleanup() {
+	trap '' INT TERM
 	sn_teardown
 	if [[ -n $COORD_PID ]] && kill -0 "$COORD_PID" 2>/dev/null; then
 		kill -TERM -- "-$COORD_PID" 2>/dev/null

@@ -18,6 +18,7 @@ command -v gcc >/dev/null || { echo "slurm-scripts-test.sh: needs gcc" >&2; exit
 B=$(mktemp -d /tmp/softmig-scripts-test.XXXXXX)
 chmod 755 "$B"
 cleanup() {
+	trap '' INT TERM
 	sn_teardown
 	[[ ${KEEP:-0} == 1 ]] && echo "kept $B" || rm -rf "$B"
 }

@@ -60,7 +60,7 @@ _snode_stop() {  # PIDFILE PATTERN NAME
 }
 
 snode_down() {
-	local B=$SNODE_BASE ids i pids cg
+	local B=$SNODE_BASE ids i pids cg stop_slurmd
 	[[ -n $B && -d $B ]] || return 0
 	if _snode_pid "$B/run/slurmctld.pid" "$B/etc/slurm.conf" >/dev/null; then
 		ids=$(squeue -h -o %i 2>/dev/null)
@@ -72,9 +72,12 @@ snode_down() {
 			done
 		fi
 	fi
+	# Both take ~2 s to exit: stop them in parallel (wait for these two only, not for other
+	# background jobs of the caller).
 	_snode_stop "$B/run/slurmd.pid" "$B/etc/slurm.conf" slurmd &
+	stop_slurmd=$!
 	_snode_stop "$B/run/slurmctld.pid" "$B/etc/slurm.conf" slurmctld &
-	wait
+	wait "$stop_slurmd" $!
 	# Stray job processes: only pids inside the cgroups of our node name.
 	if [[ -d /sys/fs/cgroup/freezer/slurm_$SNODE_NODE ]]; then
 		pids=$(find "/sys/fs/cgroup/freezer/slurm_$SNODE_NODE" -name cgroup.procs -exec cat {} + 2>/dev/null)
