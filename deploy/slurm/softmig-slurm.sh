@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # softmig-slurm.sh - functions shared by prolog.sh, task_prolog.sh and epilog.sh.
 #
 # Sourced, never run. Reads the site settings (slurm-scripts.conf) and the slice table
@@ -31,7 +32,7 @@ SM_SCRIPT=${0##*/}
 sm_log() {
 	local level=$1 line
 	shift
-	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $SM_SCRIPT[$$] $level job=${SLURM_JOB_ID:-?} $*"
+	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) ${SM_SCRIPT}[$$] $level job=${SLURM_JOB_ID:-?} $*"
 	if [[ -n $SM_LOG_FILE && -w ${SM_LOG_FILE%/*} ]]; then
 		printf '%s\n' "$line" >>"$SM_LOG_FILE" 2>/dev/null || true
 	fi

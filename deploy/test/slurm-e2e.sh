@@ -156,7 +156,7 @@ done
 sleep 3
 check_eq "four half slices run at once" 4 "$(sn_running)"
 check_eq "the fifth waits for a slice" PENDING "$(snode_job_state "${jobs[4]}")"
-extra=$("$CLI" place --job 999999 --mem 24G --sm 50 --socket "$SOCK" 2>&1)
+"$CLI" place --job 999999 --mem 24G --sm 50 --socket "$SOCK" >/dev/null 2>&1
 rc=$?
 check "the coordinator refuses a fifth half slice on two full GPUs" test "$rc" -ne 0
 [[ $rc == 0 ]] && "$CLI" release --job 999999 --socket "$SOCK" >/dev/null 2>&1

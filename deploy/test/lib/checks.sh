@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # checks.sh - PASS/FAIL bookkeeping for the deploy tests. Sourced.
 #
 #   check NAME COMMAND...        passes when COMMAND succeeds

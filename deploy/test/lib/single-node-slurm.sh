@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # single-node-slurm.sh - start and stop a real one-node SLURM (Debian 12, SLURM 22.05) for
 # tests, without systemd, everything under one base directory. Sourced by the tests.
 #
@@ -92,7 +93,7 @@ snode_down() {
 }
 
 _snode_write_conf() {  # MODE
-	local B=$SNODE_BASE pt tp hw mem
+	local B=$SNODE_BASE pt tp mem
 	if [[ $1 == cgroup ]]; then pt=proctrack/cgroup tp=task/cgroup; else pt=proctrack/linuxproc tp=task/none; fi
 	mem=$(slurmd -C | grep -oE 'RealMemory=[0-9]+' | head -n 1)
 	cat >"$B/etc/slurm.conf" <<EOF

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # softmig-node.sh - a one-node SLURM with softmig's scripts installed, for the deploy tests.
 # Sourced after single-node-slurm.sh and checks.sh.
 #
