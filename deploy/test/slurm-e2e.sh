@@ -147,13 +147,13 @@ check "and still cannot allocate past 24 GiB (got ${n:-none})" test "${n:-99}" -
 jobs=()
 for i in 1 2 3 4 5; do
 	jobs+=("$(SN_SUBMIT_ENV="$SUBMIT_ENV" sn_submit --gres=gpu:l40s.2:1 \
-		--export=ALL,PROBE_ARGS="--max-gib 20 --hold 8" "$B/jobs/probe.sh")")
+		--export=ALL,PROBE_ARGS="--max-gib 20 --hold 15" "$B/jobs/probe.sh")")
 done
-for _ in $(seq 1 150); do
-	(($(sn_running) >= 4)) && break
+# RUNNING comes before the Prolog has placed the slice: wait for the four config files.
+for _ in $(seq 1 300); do
+	(($(sn_running) >= 4)) && (($(find "$RUN" -maxdepth 1 -name '*.conf' | wc -l) >= 4)) && break
 	sleep 0.2
 done
-sleep 3
 check_eq "four half slices run at once" 4 "$(sn_running)"
 check_eq "the fifth waits for a slice" PENDING "$(snode_job_state "${jobs[4]}")"
 "$CLI" place --job 999999 --mem 24G --sm 50 --socket "$SOCK" >/dev/null 2>&1
