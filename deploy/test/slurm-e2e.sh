@@ -79,7 +79,8 @@ CLI=$B/build/softmig-cli
 
 jar=$TOP/coordinator/target/softmig.jar
 [[ -f $jar ]] || die "no $jar after the build"
-SN_SCRIPT_SETTINGS="SOFTMIG=$CLI"
+SN_SCRIPT_SETTINGS="SOFTMIG=$CLI
+REPORT_TO_JOB_OUTPUT=yes"
 sn_setup "$B" "$SHIM" "$jar" || die "SLURM did not come up"
 [[ $SNODE_MODE == cgroup ]] ||
 	echo "NOTE: proctrack/$SNODE_MODE: the coordinator cannot find jobs through cgroups here"
@@ -131,7 +132,8 @@ check "it allocated up to the limit (23-24 GiB), not beyond (got ${n:-none})" te
 check_eq "the config file is root-owned 0644 during the job" "root 644" "$(sn_field "$job" CONF_OWNER)"
 check "the config file is gone after the job" test ! -e "$RUN/$job.conf"
 check "the placement is released after the job" bash -c "! grep -q '\"job_id\" *: *\"$job\"' <<<'$(status_json)'"
-check "the job's report is stored" grep -q "$job" "$B/log/softmig/reports/$job.json"
+check "the job's report is stored" grep -q "\"$job\"" "$B/log/softmig/reports/$job.json"
+check "the report is appended to the job's output" grep -q "^job $job " "$(sn_out "$job")"
 
 # ------------------------------------------------------------------ the environment cannot raise it
 job=$(SN_SUBMIT_ENV="$SUBMIT_ENV CUDA_DEVICE_MEMORY_LIMIT=48G CUDA_DEVICE_SM_LIMIT=100 SOFTMIG_CONFIG_DIR=/tmp" \
