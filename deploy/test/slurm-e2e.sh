@@ -134,6 +134,11 @@ check "the config file is gone after the job" test ! -e "$RUN/$job.conf"
 check "the placement is released after the job" bash -c "! grep -q '\"job_id\" *: *\"$job\"' <<<'$(status_json)'"
 check "the job's report is stored" grep -q "\"$job\"" "$B/log/softmig/reports/$job.json"
 check "the report is appended to the job's output" grep -q "^job $job " "$(sn_out "$job")"
+report=$(cat "$B/log/softmig/reports/$job.json" 2>/dev/null)
+rf() { grep -oE "\"$1\" *: *\"?[^,\"]+" <<<"$report" | head -n 1 | sed -E 's/.*: *"?//'; }
+check_eq "the report names the slice's memory limit" $((24 * GIB)) "$(rf memory_limit_bytes)"
+check_eq "the report names the job's GPU" "$(sn_field "$job" CVD)" "$(rf gpu_uuid)"
+echo "  report: memory peak $(rf memory_peak_bytes) bytes, $(rf oom_refusals) OOM refusals (the job held 24 GiB and was refused once)"
 
 # ------------------------------------------------------------------ the environment cannot raise it
 job=$(SN_SUBMIT_ENV="$SUBMIT_ENV CUDA_DEVICE_MEMORY_LIMIT=48G CUDA_DEVICE_SM_LIMIT=100 SOFTMIG_CONFIG_DIR=/tmp" \
