@@ -79,6 +79,17 @@ check_eq "a refused placement fails the task" 1 $?
 check "and hides every GPU" grep -qx "export CUDA_VISIBLE_DEVICES=" <<<"$out"
 check "and says why" grep -q "^print softmig: job 6: no GPU has room" <<<"$out"
 
+# ------------------------------------------------------------------ slice device nodes
+if [[ $(id -u) == 0 ]]; then
+	"$DEPLOY/slurm/softmig-slice-devices.sh" 3 "$T/dev" && "$DEPLOY/slurm/softmig-slice-devices.sh" 3 "$T/dev"
+	check_eq "softmig-slice-devices.sh makes inert char devices 240:N, twice without harm" \
+		"f0:0 f0:1 f0:2 " "$(for i in 0 1 2; do stat -c '%t:%T' "$T/dev/slice$i"; done | tr '\n' ' ')"
+	check "all of them character devices" test -c "$T/dev/slice2"
+else
+	echo "SKIP: softmig-slice-devices.sh needs root (mknod)"
+fi
+check "softmig-slice-devices.sh refuses a bad count" bash -c "! '$DEPLOY/slurm/softmig-slice-devices.sh' x '$T/dev2' 2>/dev/null"
+
 # ------------------------------------------------------------------ job_submit.lua
 if command -v lua5.1 >/dev/null 2>&1; then
 	sed "s#^local SLICES_FILE = .*#local SLICES_FILE = \"$DEPLOY/etc/slices.conf\"#" \
