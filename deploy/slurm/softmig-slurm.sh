@@ -1,0 +1,261 @@
+# shellcheck shell=bash disable=SC2034
+# softmig-slurm.sh - functions shared by prolog.sh, task_prolog.sh and epilog.sh.
+#
+# Sourced, never run. Reads the site settings (slurm-scripts.conf) and the slice table
+# (slices.conf); knows how a job is named on disk and how to find the slice type a job
+# asked for. Nothing here trusts the job's environment for anything that decides a limit:
+# the Prolog and Epilog run as root with an environment built by slurmd, and the TaskProlog
+# (which runs as the job's user) only reads what the Prolog wrote.
+#
+# Bash 4+. The caller sets `set -u`; functions return non-zero and print a reason on stderr
+# instead of exiting, except sm_die.
+
+# install.sh rewrites this line when it installs under another --sysconfdir.
+SOFTMIG_SYSCONFDIR=/etc/softmig
+
+# Defaults for every setting; slurm-scripts.conf overrides them.
+SM_SOFTMIG=/opt/softmig/bin/softmig
+SM_SOCKET=/run/softmig/softmig.sock
+SM_DEFAULT_SOCKET=/run/softmig/softmig.sock
+SM_CONFIG_DIR=/var/run/softmig
+SM_STATE_DIR=/run/softmig/jobs
+SM_LIBRARY=/opt/softmig/lib/libsoftmig.so
+SM_SLICES=$SOFTMIG_SYSCONFDIR/slices.conf
+SM_REPORT_DIR=/var/log/softmig/reports
+SM_REPORT_TO_JOB_OUTPUT=no
+SM_LOG_FILE=/var/log/softmig/slurm-scripts.log
+SM_PLACE_TIMEOUT=30
+
+SM_SCRIPT=${0##*/}
+
+# sm_log LEVEL MESSAGE... : one line to the log file (when writable) and to syslog.
+sm_log() {
+	local level=$1 line
+	shift
+	line="$(date -u +%Y-%m-%dT%H:%M:%SZ) ${SM_SCRIPT}[$$] $level job=${SLURM_JOB_ID:-?} $*"
+	if [[ -n $SM_LOG_FILE && -w ${SM_LOG_FILE%/*} ]]; then
+		printf '%s\n' "$line" >>"$SM_LOG_FILE" 2>/dev/null || true
+	fi
+	if command -v logger >/dev/null 2>&1; then
+		logger -t softmig-slurm -p "user.${level,,}" -- "$SM_SCRIPT job=${SLURM_JOB_ID:-?} $*" 2>/dev/null || true
+	fi
+	[[ $level == ERR || $level == WARNING ]] && printf 'softmig: %s\n' "$*" >&2
+	return 0
+}
+
+sm_die() {
+	sm_log ERR "$*"
+	exit 1
+}
+
+# sm_load_settings [FILE]: read KEY=VALUE lines; unknown keys are an error (a typo must not
+# silently fall back to a default). Values are taken literally, without quotes. Sets the SM_*
+# variables of the calling shell, so call it directly, not in $(...). The reason for a failure
+# is printed on stderr.
+sm_load_settings() {
+	local file=${1:-$SOFTMIG_SYSCONFDIR/slurm-scripts.conf} n=0 line key value
+	[[ -e $file ]] || return 0
+	[[ -r $file ]] || { echo "cannot read $file" >&2; return 1; }
+	while IFS= read -r line || [[ -n $line ]]; do
+		n=$((n + 1))
+		line=${line%%#*}
+		line=${line#"${line%%[![:space:]]*}"}
+		line=${line%"${line##*[![:space:]]}"}
+		[[ -z $line ]] && continue
+		if [[ $line != *=* ]]; then
+			echo "$file:$n: expected KEY=VALUE, got '$line'" >&2
+			return 1
+		fi
+		key=${line%%=*}
+		key=${key%"${key##*[![:space:]]}"}
+		value=${line#*=}
+		value=${value#"${value%%[![:space:]]*}"}
+		case $key in
+		SOFTMIG) SM_SOFTMIG=$value ;;
+		SOCKET) SM_SOCKET=$value ;;
+		CONFIG_DIR) SM_CONFIG_DIR=$value ;;
+		STATE_DIR) SM_STATE_DIR=$value ;;
+		LIBRARY) SM_LIBRARY=$value ;;
+		SLICES) SM_SLICES=$value ;;
+		REPORT_DIR) SM_REPORT_DIR=$value ;;
+		REPORT_TO_JOB_OUTPUT)
+			case ${value,,} in
+			yes | true | 1) SM_REPORT_TO_JOB_OUTPUT=yes ;;
+			no | false | 0) SM_REPORT_TO_JOB_OUTPUT=no ;;
+			*) echo "$file:$n: REPORT_TO_JOB_OUTPUT must be yes or no, got '$value'" >&2; return 1 ;;
+			esac ;;
+		LOG_FILE) SM_LOG_FILE=$value ;;
+		PLACE_TIMEOUT)
+			[[ $value =~ ^[0-9]+$ ]] || { echo "$file:$n: PLACE_TIMEOUT must be whole seconds, got '$value'" >&2; return 1; }
+			SM_PLACE_TIMEOUT=$value ;;
+		*) echo "$file:$n: unknown setting '$key'" >&2; return 1 ;;
+		esac
+	done <"$file"
+}
+
+# sm_valid_size SIZE: the size syntax of docs/ARCHITECTURE.md (24G, 1.5GiB, 12288M, bytes).
+sm_valid_size() {
+	[[ ${1^^} =~ ^[0-9]+(\.[0-9]+)?([KMGT](I?B)?|B)?$ ]]
+}
+
+# sm_valid_percent PCT: a number in (0, 100].
+sm_valid_percent() {
+	[[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 1
+	awk -v p="$1" 'BEGIN { exit !(p > 0 && p <= 100) }'
+}
+
+# sm_slice_lookup TYPE [FILE]: prints "MEMORY SM" for a slice type of the slice table.
+# Returns 1 when TYPE is not a slice type (a full-GPU job), 2 when the table is broken.
+sm_slice_lookup() {
+	local want=$1 file=${2:-$SM_SLICES} n=0 line name rest mem sm found=""
+	[[ -r $file ]] || { echo "cannot read slice table $file" >&2; return 2; }
+	while IFS= read -r line || [[ -n $line ]]; do
+		n=$((n + 1))
+		line=${line%%#*}
+		[[ $line =~ ^[[:space:]]*$ ]] && continue
+		if [[ ! $line =~ ^[[:space:]]*([A-Za-z0-9._-]+)[[:space:]]*=[[:space:]]*([^,[:space:]]+)[[:space:]]*,[[:space:]]*([^,[:space:]]+)[[:space:]]*$ ]]; then
+			echo "$file:$n: expected 'TYPE = MEMORY, SM_PERCENT', got '$line'" >&2
+			return 2
+		fi
+		name=${BASH_REMATCH[1]} mem=${BASH_REMATCH[2]} sm=${BASH_REMATCH[3]}
+		sm_valid_size "$mem" || { echo "$file:$n: bad memory size '$mem' for $name" >&2; return 2; }
+		sm_valid_percent "$sm" || { echo "$file:$n: SM percent must be in (0, 100], got '$sm' for $name" >&2; return 2; }
+		[[ $name == "$want" && -z $found ]] && found="$mem $sm"
+	done <"$file"
+	[[ -n $found ]] || return 1
+	echo "$found"
+}
+
+# sm_slice_types [FILE]: every slice type of the table, one per line.
+sm_slice_types() {
+	local file=${1:-$SM_SLICES} line
+	[[ -r $file ]] || return 2
+	while IFS= read -r line || [[ -n $line ]]; do
+		line=${line%%#*}
+		[[ $line =~ ^[[:space:]]*([A-Za-z0-9._-]+)[[:space:]]*= ]] && echo "${BASH_REMATCH[1]}"
+	done <"$file"
+}
+
+# sm_gpu_types_in TEXT: the gpu GRES types named in TEXT, one per line, in order. Understands
+# SLURM_JOB_GRES ("gpu:l40s.2:1", "gpu:l40s.2"), `scontrol show job -d` ("GRES=gpu:l40s.2:1(IDX:4)",
+# "TresPerNode=gres:gpu:l40s.2:1") and comma lists of these.
+sm_gpu_types_in() {
+	grep -oE '(^|[^A-Za-z0-9_])gpu:[A-Za-z0-9._-]+' <<<"$1" | sed -E 's/^.*gpu://' | grep -vE '^[0-9]+$' || true
+}
+
+# sm_job_slice: prints "TYPE MEMORY SM" for the job in the environment when it asked for a
+# slice type; returns 1 for a job without one (full GPU or no GPU), 2 on a broken table or when
+# SLURM cannot be asked. SLURM_JOB_GRES exists in prolog/epilog from SLURM 23.02 on; before,
+# slurmctld is asked (sm_job_details).
+sm_job_slice() {
+	local text type found rc
+	if [[ -n ${SLURM_JOB_GRES:-} ]]; then
+		text=$SLURM_JOB_GRES
+	else
+		sm_job_details || return 2
+		# Only the request and the allocation, not the job name or comment.
+		text=$(grep -oE '(JOB_GRES|GRES|TresPerNode|TresPerJob|TresPerTask|TresPerSocket)=[^ ]+' <<<"$SM_JOB_DETAILS")
+	fi
+	while read -r type; do
+		[[ -z $type ]] && continue
+		found=$(sm_slice_lookup "$type")
+		rc=$?
+		((rc == 2)) && return 2
+		if ((rc == 0)); then
+			echo "$type $found"
+			return 0
+		fi
+	done < <(sm_gpu_types_in "$text")
+	return 1
+}
+
+# sm_job_details: `scontrol show job -d` of SLURM_JOB_ID into SM_JOB_DETAILS (asked once).
+# Call it directly, not in $(...), or the answer is asked for again.
+SM_JOB_DETAILS=""
+sm_job_details() {
+	[[ -n $SM_JOB_DETAILS ]] && return 0
+	SM_JOB_DETAILS=$(scontrol show job -d "$SLURM_JOB_ID" 2>&1) || {
+		echo "scontrol show job -d $SLURM_JOB_ID failed: $SM_JOB_DETAILS" >&2
+		SM_JOB_DETAILS=""
+		return 1
+	}
+}
+
+# sm_array_task_id: exports SLURM_ARRAY_TASK_ID for an array task when the environment lacks
+# it (the Prolog's environment in SLURM 22.05 has no array variables): from scontrol.
+sm_array_task_id() {
+	local id
+	[[ -n ${SLURM_ARRAY_TASK_ID:-} ]] && return 0
+	sm_job_details || return 1
+	id=$(grep -oE '(^|[[:space:]])ArrayTaskId=[0-9]+([[:space:]]|$)' <<<"$SM_JOB_DETAILS" | head -n 1 | grep -oE '[0-9]+')
+	[[ -n $id ]] && export SLURM_ARRAY_TASK_ID=$id
+	return 0
+}
+
+# sm_job_key: how the job is named on disk, the SoftMig way: <jobid>_<arraytaskid> for an
+# array task (SLURM_JOB_ID is already unique per task), else <jobid>.
+sm_job_key() {
+	if [[ -n ${SLURM_ARRAY_TASK_ID:-} ]]; then
+		echo "${SLURM_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+	else
+		echo "$SLURM_JOB_ID"
+	fi
+}
+
+sm_valid_job_key() {
+	[[ $1 =~ ^[0-9]+(_[0-9]+)?$ ]]
+}
+
+sm_config_file() { echo "$SM_CONFIG_DIR/$(sm_job_key).conf"; }
+sm_state_file() { echo "$SM_STATE_DIR/$SLURM_JOB_ID.slice"; }
+
+# sm_valid_job_id ID: SLURM job ids are decimal; anything else must never reach a path.
+sm_valid_job_id() {
+	[[ $1 =~ ^[0-9]+$ ]]
+}
+
+# sm_write_root_file PATH MODE < CONTENT: replace PATH atomically (temp file in the same
+# directory, then rename), owned by root, never following a symlink planted at PATH.
+sm_write_root_file() {
+	local path=$1 mode=$2 dir tmp
+	dir=${path%/*}
+	tmp=$(mktemp "$dir/.${path##*/}.XXXXXX") || return 1
+	if ! cat >"$tmp" || ! chown 0:0 "$tmp" || ! chmod "$mode" "$tmp" || ! mv -fT "$tmp" "$path"; then
+		rm -f "$tmp"
+		return 1
+	fi
+}
+
+# sm_root_dir DIR: make sure DIR exists, is a real directory owned by root and not writable
+# by others; creates it 0755 when missing.
+sm_root_dir() {
+	local dir=$1
+	if [[ ! -e $dir ]]; then
+		install -d -m 0755 -o 0 -g 0 "$dir" || return 1
+	fi
+	if [[ -L $dir || ! -d $dir ]]; then
+		echo "$dir is not a directory" >&2
+		return 1
+	fi
+	if [[ $(stat -c '%u' "$dir") != 0 ]]; then
+		echo "$dir is not owned by root" >&2
+		return 1
+	fi
+	chmod go-w "$dir"
+}
+
+# sm_read_state FILE: sets SLICE_TYPE, SLICE_MEMORY, SLICE_SM, GPU_UUID, PLACE_ERROR from a
+# state file written by the Prolog (KEY=VALUE lines, no shell evaluation).
+sm_read_state() {
+	local key value
+	SLICE_TYPE="" SLICE_MEMORY="" SLICE_SM="" GPU_UUID="" PLACE_ERROR=""
+	while IFS='=' read -r key value; do
+		case $key in
+		SLICE_TYPE) SLICE_TYPE=$value ;;
+		SLICE_MEMORY) SLICE_MEMORY=$value ;;
+		SLICE_SM) SLICE_SM=$value ;;
+		GPU_UUID) GPU_UUID=$value ;;
+		PLACE_ERROR) PLACE_ERROR=$value ;;
+		esac
+	done <"$1"
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# unit-test.sh - the SLURM scripts' pure logic without SLURM: slice table, GRES parsing,
+# settings, job names, the TaskProlog's exports, and job_submit.lua (with lua5.1 if present).
+#   deploy/test/unit-test.sh
+set -u
+DEPLOY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$DEPLOY/test/lib/checks.sh"
+. "$DEPLOY/slurm/softmig-slurm.sh"
+
+T=$(mktemp -d /tmp/softmig-unit-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+# ------------------------------------------------------------------ slice table
+cat >"$T/slices.conf" <<'X'
+# comment
+l40s.2 = 24G, 50
+  l40s.4=12G,25   # trailing comment
+h100.8 = 10.5GiB, 12.5
+X
+check_eq "a slice type gives its memory and SM" "24G 50" "$(sm_slice_lookup l40s.2 "$T/slices.conf")"
+check_eq "spaces and comments are allowed" "12G 25" "$(sm_slice_lookup l40s.4 "$T/slices.conf")"
+check_eq "fractions are allowed" "10.5GiB 12.5" "$(sm_slice_lookup h100.8 "$T/slices.conf")"
+sm_slice_lookup l40s "$T/slices.conf" >/dev/null 2>&1
+check_eq "a type not in the table is a full GPU (status 1)" 1 $?
+for bad in "l40s.2 = 24X, 50" "l40s.2 = 24G, 0" "l40s.2 = 24G, 101" "l40s.2 = 24G" "l40s.2 24G, 50" "l40s.2 = -1G, 50"; do
+	printf '%s\n' "$bad" >"$T/bad.conf"
+	msg=$(sm_slice_lookup l40s.2 "$T/bad.conf" 2>&1)
+	rc=$?
+	check "a broken line is an error naming the line: '$bad'" test $rc -eq 2 -a -n "$msg"
+done
+check_eq "the table's types are listed" "l40s.2 l40s.4 h100.8 " "$(sm_slice_types "$T/slices.conf" | tr '\n' ' ')"
+
+# ------------------------------------------------------------------ GRES strings
+check_eq "SLURM_JOB_GRES form" "l40s.2" "$(sm_gpu_types_in "gpu:l40s.2:1")"
+check_eq "scontrol -d allocation form" "l40s.2" "$(sm_gpu_types_in "GRES=gpu:l40s.2:1(IDX:4)")"
+check_eq "tres form" "l40s.4" "$(sm_gpu_types_in "TresPerNode=gres:gpu:l40s.4:1")"
+check_eq "typeless requests give no type" "" "$(sm_gpu_types_in "TresPerNode=gres:gpu:2")"
+check_eq "lists give every type in order" "l40s l40s.2" "$(sm_gpu_types_in "gpu:l40s:1,gpu:l40s.2:1" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "other GRES are ignored" "" "$(sm_gpu_types_in "gres:mps:50,gres:shard:2")"
+
+SM_SLICES=$T/slices.conf
+check_eq "the job's slice from SLURM_JOB_GRES" "l40s.4 12G 25" "$(SLURM_JOB_GRES=gpu:l40s.4:1 SLURM_JOB_ID=7 sm_job_slice)"
+SLURM_JOB_GRES=gpu:l40s:2 SLURM_JOB_ID=7 sm_job_slice >/dev/null 2>&1
+check_eq "a full-GPU job has no slice (status 1)" 1 $?
+
+# ------------------------------------------------------------------ names and settings
+check_eq "a job's key is its id" 42 "$(SLURM_JOB_ID=42 sm_job_key)"
+check_eq "an array task's key is <jobid>_<taskid>" 43_7 "$(SLURM_JOB_ID=43 SLURM_ARRAY_TASK_ID=7 sm_job_key)"
+check "job ids are decimal only" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; sm_valid_job_id 12 && ! sm_valid_job_id '../x' && ! sm_valid_job_id ''"
+printf 'SOCKET = /tmp/s.sock\nREPORT_TO_JOB_OUTPUT=yes # on\n' >"$T/settings.conf"
+sm_load_settings "$T/settings.conf"
+check_eq "settings are read" "/tmp/s.sock yes" "$SM_SOCKET $SM_REPORT_TO_JOB_OUTPUT"
+printf 'SOCKETT=/tmp/s.sock\n' >"$T/settings.conf"
+msg=$( (sm_load_settings "$T/settings.conf") 2>&1)
+check "an unknown setting is an error naming it" grep -q "SOCKETT" <<<"$msg"
+printf 'REPORT_TO_JOB_OUTPUT=maybe\n' >"$T/settings.conf"
+check "a bad yes/no is an error" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; ! sm_load_settings '$T/settings.conf' 2>/dev/null"
+
+# ------------------------------------------------------------------ TaskProlog output
+mkdir -p "$T/inst"
+echo 'void s(void) {}' | gcc -shared -fPIC -x c - -o "$T/lib.so" 2>/dev/null || cp /bin/true "$T/lib.so"
+echo jar >"$T/j.jar"
+"$DEPLOY/install.sh" --prefix "$T/inst/opt" --sysconfdir "$T/inst/etc" --rundir "$T/inst/run" \
+	--logdir "$T/inst/log" --unitdir "$T/inst/unit" --link-dir "" --lib "$T/lib.so" --jar "$T/j.jar" >/dev/null
+mkdir -p "$T/inst/run/jobs"
+TP=$T/inst/opt/slurm/task_prolog.sh
+check_eq "no state file: the TaskProlog prints nothing" "" "$(SLURM_JOB_ID=5 "$TP")"
+printf 'SLICE_TYPE=l40s.2\nGPU_UUID=GPU-aaaa\nPLACE_ERROR=\n' >"$T/inst/run/jobs/5.slice"
+cp "$T/lib.so" "$T/a.so"; cp "$T/lib.so" "$T/b.so"
+out=$(SLURM_JOB_ID=5 LD_PRELOAD="$T/a.so $T/b.so:$T/inst/opt/lib/libsoftmig.so" "$TP")
+check "the TaskProlog exports the placed GPU" grep -qx "export CUDA_VISIBLE_DEVICES=GPU-aaaa" <<<"$out"
+check "the TaskProlog puts softmig first, keeps the user's preloads, drops duplicates" \
+	grep -qx "export LD_PRELOAD=$T/inst/opt/lib/libsoftmig.so:$T/a.so:$T/b.so" <<<"$out"
+check "the TaskProlog exports the non-default socket" grep -qx "export SOFTMIG_SOCKET=$T/inst/run/softmig.sock" <<<"$out"
+check "nothing is quoted" bash -c "! grep -q \"[\\\"']\" <<<'$out'"
+printf 'SLICE_TYPE=l40s.2\nGPU_UUID=\nPLACE_ERROR=no GPU has room\n' >"$T/inst/run/jobs/6.slice"
+out=$(SLURM_JOB_ID=6 "$TP")
+check_eq "a refused placement fails the task" 1 $?
+check "and hides every GPU" grep -qx "export CUDA_VISIBLE_DEVICES=" <<<"$out"
+check "and says why" grep -q "^print softmig: job 6: no GPU has room" <<<"$out"
+
+# ------------------------------------------------------------------ slice device nodes
+if [[ $(id -u) == 0 ]]; then
+	"$DEPLOY/slurm/softmig-slice-devices.sh" 3 "$T/dev" && "$DEPLOY/slurm/softmig-slice-devices.sh" 3 "$T/dev"
+	check_eq "softmig-slice-devices.sh makes inert char devices 240:N, twice without harm" \
+		"f0:0 f0:1 f0:2 " "$(for i in 0 1 2; do stat -c '%t:%T' "$T/dev/slice$i"; done | tr '\n' ' ')"
+	check "all of them character devices" test -c "$T/dev/slice2"
+else
+	echo "SKIP: softmig-slice-devices.sh needs root (mknod)"
+fi
+check "softmig-slice-devices.sh refuses a bad count" bash -c "! '$DEPLOY/slurm/softmig-slice-devices.sh' x '$T/dev2' 2>/dev/null"
+
+# ------------------------------------------------------------------ job_submit.lua
+if command -v lua5.1 >/dev/null 2>&1; then
+	sed "s#^local SLICES_FILE = .*#local SLICES_FILE = \"$DEPLOY/etc/slices.conf\"#" \
+		"$DEPLOY/slurm/job_submit.lua" >"$T/job_submit.lua"
+	out=$(lua5.1 "$DEPLOY/test/job_submit_test.lua" "$T/job_submit.lua")
+	check "job_submit.lua: $(tail -n 1 <<<"$out")" test $? -eq 0
+	grep FAIL <<<"$out"
+else
+	echo "SKIP: lua5.1 not installed (apt-get install lua5.1)"
+fi
+
+checks_finish
