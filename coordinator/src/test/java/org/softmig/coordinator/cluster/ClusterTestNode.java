@@ -1,0 +1,93 @@
+package org.softmig.coordinator.cluster;
+
+import static org.awaitility.Awaitility.await;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import ch.qos.logback.classic.Level;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.LoggerFactory;
+
+/** One cluster member inside the test JVM, with short timings. */
+final class ClusterTestNode implements AutoCloseable {
+
+  static final Duration PUSH = Duration.ofMillis(500);
+  static final Duration QUERY = Duration.ofSeconds(1);
+
+  /** Fast gossip and failure detection so that tests take seconds, not minutes. */
+  static final String FAST =
+      String.join(
+          "\n",
+          "akka.loglevel = WARNING",
+          "akka.cluster.jmx.multi-mbeans-in-same-jvm = on",
+          "akka.coordinated-shutdown.run-by-jvm-shutdown-hook = off",
+          "akka.cluster.gossip-interval = 200ms",
+          "akka.cluster.leader-actions-interval = 200ms",
+          "akka.cluster.unreachable-nodes-reaper-interval = 200ms",
+          "akka.cluster.failure-detector.heartbeat-interval = 200ms",
+          "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1s",
+          "akka.cluster.split-brain-resolver.stable-after = 2s",
+          "akka.cluster.seed-node-timeout = 1s",
+          "akka.cluster.retry-unsuccessful-join-after = 1s",
+          "akka.cluster.sharding.retry-interval = 200ms",
+          "akka.cluster.sharding.waiting-for-state-timeout = 1s",
+          "akka.cluster.sharding.updating-state-timeout = 1s",
+          "akka.remote.artery.advanced.outbound-restart-backoff = 200ms",
+          "akka.remote.artery.advanced.inbound-restart-with-backoff = 200ms",
+          "");
+
+  static {
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+        .setLevel(Level.WARN);
+  }
+
+  final ActorSystem<Void> system;
+  final ClusterViews views;
+
+  private ClusterTestNode(ActorSystem<Void> system, ClusterViews views) {
+    this.system = system;
+    this.views = views;
+  }
+
+  static ClusterSettings settings(String node, int port, List<String> seeds, boolean observer) {
+    return ClusterSettings.of(node, "127.0.0.1", port, seeds, observer).withIntervals(PUSH, QUERY);
+  }
+
+  static ClusterTestNode start(ClusterSettings settings) {
+    Config config =
+        ConfigFactory.parseString(FAST)
+            .withFallback(settings.toAkkaConfig())
+            .withFallback(ConfigFactory.load());
+    ActorSystem<Void> system =
+        ActorSystem.create(Behaviors.empty(), ClusterSettings.SYSTEM_NAME, config);
+    return new ClusterTestNode(system, ClusterViews.start(system, settings));
+  }
+
+  /** {@code 127.0.0.1:port}, for other nodes' seed lists. */
+  String seed() {
+    return "127.0.0.1:" + port();
+  }
+
+  int port() {
+    return system.address().getPort().get();
+  }
+
+  void awaitMembersUp(int count) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> views.members().stream().filter(ClusterMember::isUp).count() == count);
+  }
+
+  @Override
+  public void close() {
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(15, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("actor system did not stop", e);
+    }
+  }
+}
