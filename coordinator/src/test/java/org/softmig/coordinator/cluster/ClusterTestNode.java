@@ -9,6 +9,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.LoggerFactory;
 
 /** One cluster member inside the test JVM, with short timings. */
@@ -57,8 +59,20 @@ final class ClusterTestNode implements AutoCloseable {
   }
 
   static ClusterTestNode start(ClusterSettings settings) {
+    return start(settings, "");
+  }
+
+  /**
+   * Terminating a node started with this config does not leave the cluster first: to the others
+   * it looks like a crash.
+   */
+  static final String CRASH_ON_TERMINATE =
+      "akka.coordinated-shutdown.run-by-actor-system-terminate = off";
+
+  static ClusterTestNode start(ClusterSettings settings, String extraConfig) {
     Config config =
-        ConfigFactory.parseString(FAST)
+        ConfigFactory.parseString(extraConfig)
+            .withFallback(ConfigFactory.parseString(FAST))
             .withFallback(settings.toAkkaConfig())
             .withFallback(ConfigFactory.load());
     ActorSystem<Void> system =
@@ -83,11 +97,21 @@ final class ClusterTestNode implements AutoCloseable {
 
   @Override
   public void close() {
-    system.terminate();
-    try {
-      system.getWhenTerminated().toCompletableFuture().get(15, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (Exception e) {
-      throw new IllegalStateException("actor system did not stop", e);
+    closeAll(List.of(this));
+  }
+
+  /** Stops the nodes at the same time and waits for all of them; null entries are skipped. */
+  static void closeAll(List<ClusterTestNode> nodes) {
+    nodes.stream().filter(Objects::nonNull).forEach(n -> n.system.terminate());
+    for (ClusterTestNode n : nodes) {
+      if (n == null) {
+        continue;
+      }
+      try {
+        n.system.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new IllegalStateException("actor system did not stop", e);
+      }
     }
   }
 }
