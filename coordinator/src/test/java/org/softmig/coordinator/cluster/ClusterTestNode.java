@@ -30,13 +30,11 @@ final class ClusterTestNode implements AutoCloseable {
           "akka.cluster.leader-actions-interval = 200ms",
           "akka.cluster.unreachable-nodes-reaper-interval = 200ms",
           "akka.cluster.failure-detector.heartbeat-interval = 200ms",
-          "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1s",
+          "akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s",
           "akka.cluster.split-brain-resolver.stable-after = 2s",
           "akka.cluster.seed-node-timeout = 1s",
           "akka.cluster.retry-unsuccessful-join-after = 1s",
           "akka.cluster.sharding.retry-interval = 200ms",
-          "akka.cluster.sharding.waiting-for-state-timeout = 1s",
-          "akka.cluster.sharding.updating-state-timeout = 1s",
           "akka.remote.artery.advanced.outbound-restart-backoff = 200ms",
           "akka.remote.artery.advanced.inbound-restart-with-backoff = 200ms",
           "");
@@ -90,8 +88,12 @@ final class ClusterTestNode implements AutoCloseable {
   }
 
   void awaitMembersUp(int count) {
+    awaitMembersUp(count, Duration.ofSeconds(30));
+  }
+
+  void awaitMembersUp(int count, Duration atMost) {
     await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(atMost)
         .until(() -> views.members().stream().filter(ClusterMember::isUp).count() == count);
   }
 
@@ -108,7 +110,7 @@ final class ClusterTestNode implements AutoCloseable {
         continue;
       }
       try {
-        n.system.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
+        n.system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new IllegalStateException("actor system did not stop", e);
       }
