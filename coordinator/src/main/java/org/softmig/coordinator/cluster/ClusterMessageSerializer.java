@@ -28,6 +28,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
   static final String NODE_UPDATE = "NU";
   static final String NODE_GET = "NG";
   static final String NODE_SNAPSHOT = "NS";
+  static final String PUBLISHER_GET = "PG";
   static final String JOB_UPDATE = "JU";
   static final String JOB_GET = "JG";
   static final String JOB_PARTS = "JP";
@@ -52,6 +53,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
       return NODE_GET;
     } else if (o instanceof NodeView.Snapshot) {
       return NODE_SNAPSHOT;
+    } else if (o instanceof NodePublisher.GetLatest) {
+      return PUBLISHER_GET;
     } else if (o instanceof JobView.Update) {
       return JOB_UPDATE;
     } else if (o instanceof JobView.Get) {
@@ -76,6 +79,9 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
           NodeViewAnswer.newBuilder().setKnown(m.status().isPresent()).setAgeMs(m.ageMillis());
       m.status().ifPresent(b::setStatus);
       return b.build().toByteArray();
+    } else if (o instanceof NodePublisher.GetLatest) {
+      NodePublisher.GetLatest m = (NodePublisher.GetLatest) o;
+      return NodeViewQuery.newBuilder().setReplyTo(refToString(m.replyTo())).build().toByteArray();
     } else if (o instanceof JobView.Update) {
       JobView.Update m = (JobView.Update) o;
       return JobUsageUpdate.newBuilder()
@@ -107,6 +113,9 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
           return new NodeView.Snapshot(
               answer.getKnown() ? Optional.of(answer.getStatus()) : Optional.empty(),
               answer.getAgeMs());
+        case PUBLISHER_GET:
+          return new NodePublisher.GetLatest(
+              this.<NodeView.Snapshot>refFromString(NodeViewQuery.parseFrom(bytes).getReplyTo()));
         case JOB_UPDATE:
           JobUsageUpdate update = JobUsageUpdate.parseFrom(bytes);
           return new JobView.Update(update.getPart(), update.getEnded());

@@ -24,8 +24,17 @@ final class ClusterStatusAssembly {
     LEFT
   }
 
-  /** A node to ask. */
-  record Target(String node, boolean observer, Membership membership) {}
+  /**
+   * A node to ask.
+   *
+   * @param address the member's address while it is joining or up: its own publisher is asked
+   *     too, so a live node answers even while the member hosting its view is gone
+   */
+  record Target(String node, boolean observer, Membership membership, Optional<String> address) {
+    Target(String node, boolean observer, Membership membership) {
+      this(node, observer, membership, Optional.empty());
+    }
+  }
 
   private ClusterStatusAssembly() {}
 
@@ -52,6 +61,15 @@ final class ClusterStatusAssembly {
       }
     }
     return best;
+  }
+
+  /** The address of the live incarnation of {@code node}, if membership has one. */
+  static Optional<String> liveAddress(List<ClusterMember> members, String node) {
+    return members.stream()
+        .filter(m -> m.node().equals(node) && m.reachable())
+        .filter(m -> List.of("Up", "WeaklyUp", "Joining").contains(m.status()))
+        .map(ClusterMember::address)
+        .findFirst();
   }
 
   /**

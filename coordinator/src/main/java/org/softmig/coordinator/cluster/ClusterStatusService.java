@@ -90,7 +90,10 @@ public final class ClusterStatusService extends AbstractBehavior<ClusterStatusSe
         (node, observer) ->
             targets.add(
                 new ClusterStatusAssembly.Target(
-                    node, observer, ClusterStatusAssembly.membership(members, node))));
+                    node,
+                    observer,
+                    ClusterStatusAssembly.membership(members, node),
+                    ClusterStatusAssembly.liveAddress(members, node))));
     getContext().getLog().debug("Cluster status over [{}] nodes", targets.size());
     getContext()
         .spawnAnonymous(

@@ -87,7 +87,7 @@ public final class ClusterViews {
         settings.seeds());
     ActorRef<NodePublisher.Command> publisher =
         system.systemActorOf(
-            NodePublisher.create(settings), "softmig-node-publisher", Props.empty());
+            NodePublisher.create(settings), NodePublisher.NAME, Props.empty());
     ActorRef<ClusterStatusService.Command> statusService =
         system.systemActorOf(
             ClusterStatusService.create(settings), "softmig-cluster-status", Props.empty());

@@ -93,7 +93,12 @@ public final class JobView extends AbstractBehavior<JobView.Command> {
   }
 
   private Behavior<Command> onGet(Get get) {
-    get.replyTo().tell(new Parts(parts.all()));
+    List<JobReport> all = parts.all();
+    get.replyTo().tell(new Parts(all));
+    if (all.isEmpty()) {
+      // a query for a job no node reported: do not keep an empty entity for a day
+      shard.tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
+    }
     return this;
   }
 

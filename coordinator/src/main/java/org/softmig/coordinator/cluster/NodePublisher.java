@@ -1,5 +1,6 @@
 package org.softmig.coordinator.cluster;
 
+import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -9,6 +10,7 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.EntityRef;
 import java.time.Duration;
+import java.util.Optional;
 import org.softmig.proto.v1.NodeStatus;
 
 /**
@@ -16,11 +18,25 @@ import org.softmig.proto.v1.NodeStatus;
  * latest state wins) and re-pushes the latest every push interval, so readers can tell a live
  * node from a silent one. Each push stamps {@code updated_unix_ms} with the time it was sent.
  */
-final class NodePublisher extends AbstractBehavior<NodePublisher.Command> {
+public final class NodePublisher extends AbstractBehavior<NodePublisher.Command> {
 
-  sealed interface Command {}
+  public sealed interface Command {}
+
+  /** Where every member runs its publisher. */
+  static final String NAME = "softmig-node-publisher";
+
+  /** The publisher of the member at {@code address} ({@code akka://softmig@host:port}). */
+  static String pathAt(String address) {
+    return address + "/system/" + NAME;
+  }
 
   record Publish(NodeStatus status) implements Command {}
+
+  /**
+   * Asked by other members' status queries, straight to this node: a live node answers even
+   * while the member hosting its NodeView is gone.
+   */
+  public record GetLatest(ActorRef<NodeView.Snapshot> replyTo) implements Command, ClusterMessage {}
 
   private enum Tick implements Command {
     INSTANCE
@@ -69,6 +85,7 @@ final class NodePublisher extends AbstractBehavior<NodePublisher.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Publish.class, this::onPublish)
+        .onMessage(GetLatest.class, this::onGetLatest)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessageEquals(Flush.INSTANCE, this::onFlush)
         .build();
@@ -86,6 +103,11 @@ final class NodePublisher extends AbstractBehavior<NodePublisher.Command> {
     return this;
   }
 
+  private Behavior<Command> onGetLatest(GetLatest get) {
+    get.replyTo().tell(new NodeView.Snapshot(Optional.of(stamped()), 0));
+    return this;
+  }
+
   private Behavior<Command> onFlush() {
     flushPending = false;
     push();
@@ -99,11 +121,10 @@ final class NodePublisher extends AbstractBehavior<NodePublisher.Command> {
 
   private void push() {
     lastPushNanos = System.nanoTime();
-    view.tell(
-        new NodeView.Update(
-            latest.toBuilder()
-                .setReachable(true)
-                .setUpdatedUnixMs(System.currentTimeMillis())
-                .build()));
+    view.tell(new NodeView.Update(stamped()));
+  }
+
+  private NodeStatus stamped() {
+    return latest.toBuilder().setReachable(true).setUpdatedUnixMs(System.currentTimeMillis()).build();
   }
 }

@@ -1,6 +1,7 @@
 package org.softmig.coordinator.cluster;
 
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -16,15 +17,18 @@ import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.StatusReply;
 
 /**
- * One cluster status request: asks every target's NodeView at once, each with the same timeout,
- * then hands the assembled reply to the service and stops. A node that does not answer in time is
- * still listed (see {@link ClusterStatusAssembly}).
+ * One cluster status request: asks every target's NodeView, and every live member's own
+ * publisher, all at once with the same timeout, then hands the assembled reply to the service and
+ * stops. The member's own answer wins over its view's (it is fresher, and it comes even while the
+ * member hosting the view is gone); the view keeps the last state of a node that is gone. A node
+ * that does not answer in time is still listed (see {@link ClusterStatusAssembly}).
  */
 final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
 
   sealed interface Command {}
 
-  private record Answered(String node, Optional<NodeView.Snapshot> snapshot) implements Command {}
+  private record Answered(String node, boolean direct, Optional<NodeView.Snapshot> snapshot)
+      implements Command {}
 
   private enum Timeout implements Command {
     INSTANCE
@@ -43,17 +47,32 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
     return Behaviors.setup(
         ctx -> {
           ClusterSharding sharding = ClusterSharding.get(ctx.getSystem());
+          ActorRefResolver resolver = ActorRefResolver.get(ctx.getSystem());
+          int asks = 0;
           for (ClusterStatusAssembly.Target t : targets) {
             ctx.ask(
                 NodeView.Snapshot.class,
                 sharding.entityRefFor(NodeView.TypeKey, t.node()),
                 timeout,
                 NodeView.Get::new,
-                (snapshot, failure) -> new Answered(t.node(), Optional.ofNullable(snapshot)));
+                (snapshot, failure) -> new Answered(t.node(), false, Optional.ofNullable(snapshot)));
+            asks++;
+            if (t.address().isPresent()) {
+              ActorRef<NodePublisher.Command> publisher =
+                  resolver.resolveActorRef(NodePublisher.pathAt(t.address().get()));
+              ctx.ask(
+                  NodeView.Snapshot.class,
+                  publisher,
+                  timeout,
+                  NodePublisher.GetLatest::new,
+                  (snapshot, failure) -> new Answered(t.node(), true, Optional.ofNullable(snapshot)));
+              asks++;
+            }
           }
           ctx.setReceiveTimeout(timeout.plus(GRACE), Timeout.INSTANCE);
           StatusFanOut fanOut =
-              new StatusFanOut(ctx, targets, lastKnown, staleAfter, timeout, service, replyTo);
+              new StatusFanOut(
+                  ctx, targets, lastKnown, staleAfter, timeout, service, replyTo, asks);
           return targets.isEmpty() ? fanOut.finish() : fanOut;
         });
   }
@@ -64,7 +83,8 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
   private final Duration timeout;
   private final ActorRef<ClusterStatusService.Command> service;
   private final ActorRef<StatusReply> replyTo;
-  private final Map<String, NodeView.Snapshot> answers = new HashMap<>();
+  private final Map<String, NodeView.Snapshot> viewAnswers = new HashMap<>();
+  private final Map<String, NodeView.Snapshot> directAnswers = new HashMap<>();
   private int pending;
 
   private StatusFanOut(
@@ -74,7 +94,8 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
       Duration staleAfter,
       Duration timeout,
       ActorRef<ClusterStatusService.Command> service,
-      ActorRef<StatusReply> replyTo) {
+      ActorRef<StatusReply> replyTo,
+      int asks) {
     super(context);
     this.targets = targets;
     this.lastKnown = lastKnown;
@@ -82,7 +103,7 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
     this.timeout = timeout;
     this.service = service;
     this.replyTo = replyTo;
-    this.pending = targets.size();
+    this.pending = asks;
   }
 
   @Override
@@ -94,12 +115,22 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
   }
 
   private Behavior<Command> onAnswered(Answered answered) {
-    answered.snapshot().ifPresent(s -> answers.put(answered.node(), s));
+    answered
+        .snapshot()
+        .ifPresent(
+            s -> (answered.direct() ? directAnswers : viewAnswers).put(answered.node(), s));
     pending--;
     return pending <= 0 ? finish() : this;
   }
 
   private Behavior<Command> finish() {
+    Map<String, NodeView.Snapshot> answers = new HashMap<>(viewAnswers);
+    directAnswers.forEach(
+        (node, s) -> {
+          if (s.status().isPresent()) {
+            answers.put(node, s);
+          }
+        });
     StatusReply reply =
         ClusterStatusAssembly.assemble(targets, answers, lastKnown, staleAfter, timeout);
     Map<String, NodeStatus> seen = new HashMap<>();

@@ -68,6 +68,8 @@ class ClusterMessageSerializerTest {
         .isEqualTo(new NodeView.Snapshot(Optional.of(STATUS), 1234));
     assertThat(roundTrip(new NodeView.Snapshot(Optional.empty(), 0)))
         .isEqualTo(new NodeView.Snapshot(Optional.empty(), 0));
+    assertThat(roundTrip(new NodePublisher.GetLatest(probe.ref())))
+        .isEqualTo(new NodePublisher.GetLatest(probe.ref()));
   }
 
   @Test

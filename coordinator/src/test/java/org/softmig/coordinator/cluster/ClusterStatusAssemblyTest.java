@@ -139,5 +139,7 @@ class ClusterStatusAssemblyTest {
     assertThat(ClusterStatusAssembly.membership(members, "n2")).isEqualTo(Membership.LEFT);
     assertThat(ClusterStatusAssembly.membership(members, "n3")).isEqualTo(Membership.UP);
     assertThat(ClusterStatusAssembly.membership(members, "n4")).isEqualTo(Membership.LEFT);
+    assertThat(ClusterStatusAssembly.liveAddress(members, "n1")).contains("akka://softmig@h:1");
+    assertThat(ClusterStatusAssembly.liveAddress(members, "n2")).isEmpty();
   }
 }

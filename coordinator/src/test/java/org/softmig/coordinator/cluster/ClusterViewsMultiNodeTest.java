@@ -3,6 +3,7 @@ package org.softmig.coordinator.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -177,7 +178,13 @@ class ClusterViewsMultiNodeTest {
             () -> {
               StatusReply reply = status(n3);
               assertThat(reply.getNodesList()).allMatch(NodeStatus::getReachable);
-              assertThat(node(reply, "n2").getGpus(0).getUuid()).isEqualTo("GPU-2c");
+              NodeView.Snapshot view =
+                  ClusterSharding.get(n3.system)
+                      .entityRefFor(NodeView.TypeKey, "n2")
+                      .<NodeView.Snapshot>ask(NodeView.Get::new, ASK)
+                      .toCompletableFuture()
+                      .get(5, TimeUnit.SECONDS);
+              assertThat(view.status().orElseThrow().getGpus(0).getUuid()).isEqualTo("GPU-2c");
             });
 
     n2.close(); // no leave: the others find out through the failure detector
