@@ -483,7 +483,16 @@ class Suite:
                 self.results.add("compute", f"{name}.job{i}_share", ok,
                                  round(share, 2) if share is not None else None, lim, "%",
                                  window_note(res, base))
-        if aggregate_target is not None or not check_shares:
+        st = probe.get("status")
+        if st is not None:
+            by_id = {str(j.get("job_id")): j for j in status_jobs(st)}
+            for i, lim in enumerate(limits):
+                j = by_id.get(specs[i][2]["SOFTMIG_JOB_ID"]) if preload else None
+                if j is not None and j.get("sm_share_percent") is not None:
+                    self.results.add("compute", f"{name}.job{i}_share_per_coordinator", None,
+                                     j.get("sm_share_percent"), lim, "%",
+                                     "sm_share_percent from status --json near the run's end")
+        if aggregate_target is not None or not check_shares or len(limits) > 1:
             total = sum(s for s in shares if s is not None) if all(
                 s is not None for s in shares) else None
             passed = None if aggregate_target is None else (
