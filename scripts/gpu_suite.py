@@ -837,7 +837,7 @@ class Suite:
         p.wait_ready(30)
         t0 = time.monotonic()
         reported_at, killed_at = None, None
-        while time.monotonic() - t0 < 10:
+        while time.monotonic() - t0 < 12:  # the reconciler waits a grace period (3 s)
             if p.p.poll() is not None and killed_at is None:
                 killed_at = time.monotonic() - t0
             if reported_at is None:
