@@ -20,9 +20,10 @@
 
 set -uo pipefail
 
-# The coordinator option that makes it kill unmanaged processes (checked against
-# `coordinator --help`; left out, with a failed check, when it is not listed).
+# How the coordinator is told to kill unmanaged processes: the option, when
+# `coordinator --help` lists it, else this line in a node config file (--config).
 UNMANAGED_POLICY_FLAG="--unmanaged-policy kill"
+UNMANAGED_POLICY_CONFIG="softmig.unmanaged-policy = kill"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COMMAND="scripts/gpu-suite.sh $*"
@@ -240,6 +241,7 @@ log "built in $(($(date +%s) - START))s; $(left)s left"
 runner_args=(--out "$OUT" --work "$WORK" --bin-dir "$BIN" --py-dir "$ROOT/bench/gpu/py"
 	--shim "$BUILD/libsoftmig.so" --java "$JAVA" --jar "$JAR"
 	--deadline "$((DEADLINE - 20))" --unmanaged-flag "$UNMANAGED_POLICY_FLAG"
+	--unmanaged-config "$UNMANAGED_POLICY_CONFIG"
 	--command "$COMMAND")
 [ -n "$ONLY" ] && runner_args+=(--only "$ONLY")
 [ -n "$QUICK" ] && runner_args+=(--quick)

@@ -806,6 +806,18 @@ class Suite:
 
     # ------------------------------------------------------------------- NVML
 
+    def unmanaged_kill_args(self):
+        """Coordinator arguments for the `kill` policy: the flag, else a node config file."""
+        a = self.a
+        if a.unmanaged_flag and self.supports(shlex.split(a.unmanaged_flag)[0]):
+            return shlex.split(a.unmanaged_flag)
+        if a.unmanaged_config and self.supports("--config"):
+            path = os.path.join(a.work, "node-nvml.conf")
+            with open(path, "w") as f:
+                f.write(a.unmanaged_config + "\n")
+            return ["--config", path]
+        return []
+
     def nvml_checks(self):
         st = self.status()
         gpus = status_gpus(st)
@@ -860,13 +872,14 @@ class Suite:
         self.results.add("nvml", "unmanaged.reported_within_2s",
                          first is not None and first <= 2.0,
                          round(first, 2) if first is not None else None, 2.0, "s", note)
-        flag_ok = self.supports(self.a.unmanaged_flag.split()[0]) if self.a.unmanaged_flag else False
+        how = self.unmanaged_kill_args()
+        flag_ok = bool(how)
         self.results.add("nvml", "unmanaged.killed_under_kill_policy",
                          killed_at is not None and rc in (-9, -15, 137, 143),
                          round(killed_at, 2) if killed_at is not None else None, "killed", "s",
-                         f"exit {rc}" + ("" if flag_ok else
-                                         f"; coordinator --help does not list "
-                                         f"{self.a.unmanaged_flag!r}"))
+                         f"exit {rc}; policy set with {shlex.join(how)}" if flag_ok else
+                         f"exit {rc}; coordinator --help lists neither "
+                         f"{self.a.unmanaged_flag!r} nor --config")
         self.cli("release", "--job", "suite-nvml-placed")
 
     def nvml_usage(self):
@@ -899,7 +912,6 @@ class Suite:
     # ------------------------------------------------------------------ phases
 
     def main(self):
-        a = self.a
         try:
             if "compute" in self.parts or "memory" in self.parts:
                 log("== phase baseline (no shim, no coordinator)")
@@ -917,8 +929,7 @@ class Suite:
                         self.compute_cap()
             if "nvml" in self.parts and self.has_time(30, "nvml"):
                 log("== phase nvml")
-                extra = shlex.split(a.unmanaged_flag) if a.unmanaged_flag and self.supports(
-                    shlex.split(a.unmanaged_flag)[0]) else []
+                extra = self.unmanaged_kill_args()
                 if self.start_coordinator("nvml", "cap", extra):
                     self.nvml_checks()
             if "compute" in self.parts and self.has_time(30, "share"):
@@ -1074,6 +1085,8 @@ def main():
     ap.add_argument("--deadline", type=float, default=0.0, help="epoch seconds to stop by")
     ap.add_argument("--unmanaged-flag", default="--unmanaged-policy kill",
                     help="coordinator option that sets the unmanaged-process policy to kill")
+    ap.add_argument("--unmanaged-config", default="softmig.unmanaged-policy = kill",
+                    help="node config line for the kill policy, used when the flag is not listed")
     ap.add_argument("--command", default="", help="the command line to record in the results")
     ap.add_argument("--fake", action="store_true",
                     help="run on the fake CUDA driver and --simulate GPUs (a dry run)")
