@@ -316,7 +316,7 @@ class Suite:
             with open(os.path.join(self.a.work, "coordinator.pid"), "w") as f:
                 f.write(f"{p.pid}\n")
             t0 = time.monotonic()
-            while time.monotonic() - t0 < 40 and p.poll() is None:
+            while time.monotonic() - t0 < 60 and p.poll() is None:
                 if os.path.exists(self.socket) and self.status() is not None:
                     log(f"coordinator up in {time.monotonic() - t0:.1f}s")
                     self.results.raw(f"coordinator.{phase}.args", cmd)
@@ -325,7 +325,7 @@ class Suite:
             log(f"coordinator ({phase}) did not come up with {extra_args}; see {logfile}")
             self.stop_coordinator()
         self.results.add("suite", f"coordinator.{phase}.starts", False, False, True, "bool",
-                         "coordinator did not answer status within 40 s")
+                         "coordinator did not answer status within 60 s")
         return False
 
     def stop_coordinator(self):
