@@ -13,6 +13,7 @@
 #   MANIFEST.txt             what was packed, from which commit
 #
 # Needs a JDK 17+ (jlink, jdeps), protoc-c and libprotobuf-c-dev on this machine.
+# Takes a few minutes (jdeps, then xz over ~190 MB); XZ_OPT overrides "-6 -T0".
 
 set -euo pipefail
 
@@ -108,7 +109,7 @@ protoc-c --c_out="$STAGE/pregenerated" --proto_path="$PROTO_DIR" "$PROTO_DIR/sof
 mkdir -p "$DEST"
 OUT="$DEST/softmig-gpu-bundle.tar.xz"
 echo "packing $OUT"
-XZ_OPT="-6 -T0" tar -cJf "$OUT.tmp" -C "$STAGE_ROOT" softmig-gpu-bundle
+XZ_OPT="${XZ_OPT:--6 -T0}" tar -cJf "$OUT.tmp" -C "$STAGE_ROOT" softmig-gpu-bundle
 mv "$OUT.tmp" "$OUT"
 size=$(stat -c %s "$OUT")
 echo "bundle: $OUT ($((size / 1024 / 1024)) MiB)"
