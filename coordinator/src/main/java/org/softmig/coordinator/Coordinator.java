@@ -1,0 +1,200 @@
+package org.softmig.coordinator;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.nvml.GpuInfo;
+import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.shim.Peer;
+import org.softmig.coordinator.shim.ShimServer;
+import org.softmig.coordinator.shim.ShimServices;
+import org.softmig.coordinator.slurm.JobIdentityResolver;
+import org.softmig.gpu.actor.GpuActor;
+import org.softmig.gpu.actor.GpuDescriptor;
+import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.TimeSliceScheduler;
+
+/**
+ * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
+ * per GPU of the inventory, and the Unix socket server. {@link #close()} stops all of it.
+ */
+public final class Coordinator implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
+
+  private final NodeSettings settings;
+  private final GpuInventory inventory;
+  private final ActorSystem<NodeGuardian.Command> system;
+  private final LocalNode node;
+  private final NodeRequests requests;
+  private final ShimServer server;
+
+  private Coordinator(
+      NodeSettings settings,
+      GpuInventory inventory,
+      ActorSystem<NodeGuardian.Command> system,
+      LocalNode node,
+      NodeRequests requests,
+      ShimServer server) {
+    this.settings = settings;
+    this.inventory = inventory;
+    this.system = system;
+    this.node = node;
+    this.requests = requests;
+    this.server = server;
+  }
+
+  /** Starts a coordinator; the inventory is closed with it. */
+  public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
+    List<GpuDescriptor> descriptors = new ArrayList<>();
+    for (GpuInfo g : inventory.gpus()) {
+      descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
+    }
+    GpuActor.Settings gpuSettings =
+        new GpuActor.Settings(
+            true,
+            new TimeSliceScheduler.Settings(
+                settings.smPolicy().equals("share")
+                    ? TimeSliceScheduler.Policy.SHARE
+                    : TimeSliceScheduler.Policy.CAP,
+                TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
+    ActorSystem<NodeGuardian.Command> system =
+        ActorSystem.create(
+            NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
+    ShimServer server = null;
+    try {
+      joinCluster(system, settings);
+      NodeGuardian.Gpus gpus =
+          AskPattern.<NodeGuardian.Command, NodeGuardian.Gpus>ask(
+                  system, NodeGuardian.GetGpus::new, Duration.ofSeconds(10), system.scheduler())
+              .toCompletableFuture()
+              .get(10, TimeUnit.SECONDS);
+      LocalNode node =
+          new LocalNode(settings.nodeName(), system, system, gpus.gpus(), inventory.gpus());
+      Executor blocking =
+          system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
+      NodeRequests requests =
+          new NodeRequests(
+              node,
+              new Authorizer(
+                  settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
+              blocking);
+      ShimServices services =
+          new ShimServices(
+              system,
+              new JobIdentityResolver(
+                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              blocking,
+              requests,
+              settings.nodeName(),
+              TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
+              new AtomicLong(),
+              ch -> Peer.UNKNOWN);
+      server = ShimServer.start(settings.socket(), 2, services);
+      log.info(
+          "Coordinator [{}] up with [{}] GPU(s) on [{}]",
+          settings.nodeName(),
+          descriptors.size(),
+          settings.socket());
+      return new Coordinator(settings, inventory, system, node, requests, server);
+    } catch (Exception e) {
+      if (server != null) {
+        server.close();
+      }
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      inventory.close();
+      throw e;
+    }
+  }
+
+  private static long ownUid() {
+    try {
+      return ((Number) java.nio.file.Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  static Config akkaConfig(NodeSettings settings) {
+    Config overrides =
+        ConfigFactory.empty()
+            .withValue(
+                "akka.remote.artery.canonical.port",
+                ConfigValueFactory.fromAnyRef(settings.clusterPort()));
+    if (!settings.seeds().isEmpty()) {
+      List<String> seeds = new ArrayList<>();
+      for (String seed : settings.seeds()) {
+        seeds.add("akka://softmig@" + seed);
+      }
+      overrides =
+          overrides
+              .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
+              .withValue(
+                  "akka.remote.artery.canonical.hostname",
+                  ConfigValueFactory.fromAnyRef(settings.nodeName()));
+    }
+    return overrides.withFallback(ConfigFactory.load());
+  }
+
+  private static void joinCluster(ActorSystem<?> system, NodeSettings settings) {
+    if (settings.seeds().isEmpty()) {
+      Cluster cluster = Cluster.get(system);
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    }
+  }
+
+  public NodeSettings settings() {
+    return settings;
+  }
+
+  public LocalNode node() {
+    return node;
+  }
+
+  /** The CLI request handler, e.g. to plug in the cluster-wide status. */
+  public NodeRequests requests() {
+    return requests;
+  }
+
+  public ActorSystem<NodeGuardian.Command> system() {
+    return system;
+  }
+
+  public Path socket() {
+    return server.socket();
+  }
+
+  /** Blocks until the actor system ends. */
+  public void awaitTermination() throws Exception {
+    system.getWhenTerminated().toCompletableFuture().get();
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(15, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.warn("Actor system did not stop in time: {}", e.toString());
+    }
+    inventory.close();
+  }
+}

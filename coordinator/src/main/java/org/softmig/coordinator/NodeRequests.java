@@ -1,0 +1,188 @@
+package org.softmig.coordinator;
+
+import akka.actor.typed.javadsl.AskPattern;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.regex.Pattern;
+import org.softmig.coordinator.shim.CliRequests;
+import org.softmig.coordinator.shim.Frames;
+import org.softmig.coordinator.shim.Peer;
+import org.softmig.gpu.actor.JobReportSnapshot;
+import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.Placement;
+import org.softmig.proto.v1.ClientFrame;
+import org.softmig.proto.v1.Error;
+import org.softmig.proto.v1.JobReport;
+import org.softmig.proto.v1.PlaceReply;
+import org.softmig.proto.v1.PlaceRequest;
+import org.softmig.proto.v1.ReleaseReply;
+import org.softmig.proto.v1.ReportReply;
+import org.softmig.proto.v1.ServerFrame;
+import org.softmig.proto.v1.StatusReply;
+
+/**
+ * Answers CLI requests from this node's actors. Status and reports are open to everyone; place
+ * and release only to administrators ({@link Authorizer}).
+ */
+public final class NodeRequests implements CliRequests {
+
+  private static final Duration TIMEOUT = Duration.ofSeconds(5);
+  private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+
+  private final LocalNode node;
+  private final Authorizer authorizer;
+  private final Executor blocking;
+  private volatile java.util.function.Supplier<CompletionStage<StatusReply>> clusterStatus;
+
+  public NodeRequests(LocalNode node, Authorizer authorizer, Executor blocking) {
+    this.node = node;
+    this.authorizer = authorizer;
+    this.blocking = blocking;
+  }
+
+  /**
+   * Where {@code status --cluster} is answered from (every node's view). Until one is set, the
+   * answer is this node alone.
+   */
+  public void setClusterStatus(java.util.function.Supplier<CompletionStage<StatusReply>> source) {
+    this.clusterStatus = source;
+  }
+
+  @Override
+  public CompletionStage<ServerFrame> handle(ClientFrame request, Peer peer) {
+    long id = request.getRequestId();
+    return switch (request.getBodyCase()) {
+      case STATUS -> request.getStatus().getCluster() ? clusterStatus() : status();
+      case REPORT -> report(request.getReport().getJobId());
+      case PLACE ->
+          asAdmin(peer, id, "place jobs", () -> place(id, request.getPlace()));
+      case RELEASE ->
+          asAdmin(peer, id, "release jobs", () -> release(id, request.getRelease().getJobId()));
+      default ->
+          done(Frames.error(id, Error.Code.UNEXPECTED, request.getBodyCase() + " is not a request"));
+    };
+  }
+
+  private CompletionStage<ServerFrame> asAdmin(
+      Peer peer,
+      long id,
+      String what,
+      java.util.function.Supplier<CompletionStage<ServerFrame>> action) {
+    return CompletableFuture.supplyAsync(() -> authorizer.mayAdminister(peer), blocking)
+        .thenCompose(
+            allowed ->
+                allowed
+                    ? action.get()
+                    : done(
+                        Frames.error(
+                            id,
+                            Error.Code.PERMISSION_DENIED,
+                            "uid " + peer.uid() + " may not " + what
+                                + " (root or the admin group only)")));
+  }
+
+  private CompletionStage<ServerFrame> status() {
+    return node.status()
+        .thenApply(
+            s -> ServerFrame.newBuilder().setStatus(StatusReply.newBuilder().addNodes(s)).build());
+  }
+
+  private CompletionStage<ServerFrame> clusterStatus() {
+    var source = clusterStatus;
+    if (source == null) {
+      return status();
+    }
+    return source.get().thenApply(reply -> ServerFrame.newBuilder().setStatus(reply).build());
+  }
+
+  private CompletionStage<ServerFrame> place(long id, PlaceRequest place) {
+    if (!JOB_ID.matcher(place.getJobId()).matches()) {
+      return done(
+          Frames.error(
+              id, Error.Code.INVALID_ARGUMENT, "job id '" + place.getJobId() + "' is not usable"));
+    }
+    if (place.getMemoryBytes() <= 0) {
+      return done(
+          Frames.error(
+              id, Error.Code.INVALID_ARGUMENT, "memory " + place.getMemoryBytes() + " is not positive"));
+    }
+    if (!(place.getSmPercent() > 0 && place.getSmPercent() <= 100)) {
+      return done(
+          Frames.error(
+              id,
+              Error.Code.INVALID_ARGUMENT,
+              "SM share " + place.getSmPercent() + " is not a percentage in (0, 100]"));
+    }
+    return AskPattern.<NodeGuardian.Command, Placement.Decision>ask(
+            node.guardian(),
+            replyTo ->
+                new NodeGuardian.Place(
+                    place.getJobId(),
+                    place.getUser(),
+                    place.getMemoryBytes(),
+                    place.getSmPercent(),
+                    replyTo),
+            TIMEOUT,
+            node.system().scheduler())
+        .thenApply(
+            decision -> {
+              if (decision instanceof Placement.Placed p) {
+                return ServerFrame.newBuilder()
+                    .setPlace(
+                        PlaceReply.newBuilder()
+                            .setGpuUuid(p.uuid())
+                            .setGpuIndex(p.index())
+                            .setAlreadyPlaced(p.alreadyPlaced()))
+                    .build();
+              }
+              return Frames.error(
+                  id, Error.Code.NO_CAPACITY, ((Placement.Refused) decision).reason());
+            });
+  }
+
+  private CompletionStage<ServerFrame> release(long id, String jobId) {
+    return AskPattern.<NodeGuardian.Command, Boolean>ask(
+            node.guardian(),
+            replyTo -> new NodeGuardian.Release(jobId, replyTo),
+            TIMEOUT,
+            node.system().scheduler())
+        .thenApply(
+            released ->
+                ServerFrame.newBuilder()
+                    .setRelease(ReleaseReply.newBuilder().setReleased(released))
+                    .build());
+  }
+
+  private CompletionStage<ServerFrame> report(String jobId) {
+    return node.reports(jobId)
+        .thenApply(
+            list -> {
+              ReportReply.Builder reply = ReportReply.newBuilder();
+              for (JobReportSnapshot r : list) {
+                reply.addReports(
+                    JobReport.newBuilder()
+                        .setJobId(r.jobId())
+                        .setUser(r.user())
+                        .setNode(node.name())
+                        .setGpuUuid(r.gpuUuid())
+                        .setMemoryLimitBytes(r.memoryLimitBytes())
+                        .setMemoryPeakBytes(r.memoryPeakBytes())
+                        .setSmLimitPercent(r.smLimitPercent())
+                        .setSmSharePercent(r.smSharePercent())
+                        .setGpuTimeUs(r.gpuTimeNanos() / 1000)
+                        .setThrottledUs(r.waitNanos() / 1000)
+                        .setOomRefusals(r.oomRefusals())
+                        .setStartedUnixMs(r.startedUnixMs())
+                        .setEndedUnixMs(r.endedUnixMs())
+                        .addAllProcesses(r.pids()));
+              }
+              return ServerFrame.newBuilder().setReport(reply).build();
+            });
+  }
+
+  private static CompletionStage<ServerFrame> done(ServerFrame frame) {
+    return CompletableFuture.completedFuture(frame);
+  }
+}

@@ -1,0 +1,74 @@
+package org.softmig.coordinator;
+
+import java.util.List;
+import java.util.Map;
+import org.softmig.coordinator.nvml.GpuInfo;
+import org.softmig.gpu.actor.GpuSnapshot;
+import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.NodeStatus;
+import org.softmig.proto.v1.ProcessMemory;
+
+/** Turns GPU actor snapshots into the status messages of the wire protocol. */
+public final class StatusMapping {
+
+  private StatusMapping() {}
+
+  public static NodeStatus nodeStatus(
+      String node, List<GpuSnapshot> snapshots, Map<String, GpuInfo> infoByUuid, long nowMillis) {
+    NodeStatus.Builder n =
+        NodeStatus.newBuilder()
+            .setNode(node)
+            .setReachable(true)
+            .setUpdatedUnixMs(nowMillis)
+            .setHealth("ok")
+            .setObserver(snapshots.isEmpty());
+    for (GpuSnapshot s : snapshots) {
+      n.addGpus(gpuStatus(s, infoByUuid.get(s.gpu().uuid())));
+    }
+    return n.build();
+  }
+
+  public static GpuStatus gpuStatus(GpuSnapshot s, GpuInfo info) {
+    GpuStatus.Builder g =
+        GpuStatus.newBuilder()
+            .setUuid(s.gpu().uuid())
+            .setIndex(s.gpu().index())
+            .setName(s.gpu().name())
+            .setMemoryTotalBytes(s.gpu().memoryTotalBytes())
+            .setMemoryCommittedBytes(s.memoryCommittedBytes())
+            .setMemoryUsedBytes(s.memoryUsedBytes())
+            .setSmCommittedPercent(s.smCommittedPercent());
+    if (info != null) {
+      g.setPciBusId(info.pciBusId()).setSimulated(info.simulated());
+    }
+    for (GpuSnapshot.JobSnapshot j : s.jobs()) {
+      g.addJobs(jobStatus(j));
+    }
+    return g.build();
+  }
+
+  public static JobStatus jobStatus(GpuSnapshot.JobSnapshot j) {
+    JobStatus.Builder b =
+        JobStatus.newBuilder()
+            .setJobId(j.jobId())
+            .setUser(j.user())
+            .setMemoryUsedBytes(j.memoryUsedBytes())
+            .setMemoryLimitBytes(j.memoryLimitBytes())
+            .setSmLimitPercent(j.smLimitPercent())
+            .setSmSharePercent(j.smSharePercent())
+            .setGpuTimeUs(j.gpuTimeNanos() / 1000)
+            .setThrottledUs(j.waitNanos() / 1000)
+            .setGrantLatencyP50Us(j.grantLatencyP50Nanos() / 1000)
+            .setGrantLatencyP99Us(j.grantLatencyP99Nanos() / 1000)
+            .setPlaced(j.placed())
+            .setMemoryPeakBytes(j.memoryPeakBytes())
+            .setOomRefusals(j.oomRefusals());
+    for (GpuSnapshot.ProcessSnapshot p : j.processes()) {
+      b.addProcesses(p.pid());
+      b.addProcessMemory(
+          ProcessMemory.newBuilder().setPid(p.pid()).setTrackedBytes(p.usedBytes()));
+    }
+    return b.build();
+  }
+}

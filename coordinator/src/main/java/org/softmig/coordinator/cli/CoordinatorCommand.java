@@ -1,0 +1,120 @@
+package org.softmig.coordinator.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.softmig.coordinator.Coordinator;
+import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.nvml.SimulatedGpus;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "coordinator",
+    description = "Run the node's coordinator service (flags beat the --config file).")
+public final class CoordinatorCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--config", description = "node config file (HOCON, keys under softmig.)")
+  Path config;
+
+  @Option(names = "--socket", description = "Unix socket (default /run/softmig/softmig.sock)")
+  Path socket;
+
+  @Option(names = "--simulate", paramLabel = "SPEC", description = "simulated GPUs, e.g. 48G,48G")
+  String simulate;
+
+  @Option(names = "--node-name", description = "this node's name (default: the host name)")
+  String nodeName;
+
+  @Option(names = "--sm-policy", description = "cap or share (default cap)")
+  String smPolicy;
+
+  @Option(names = "--lease-ms", description = "lease length in ms (default 20)")
+  Long leaseMs;
+
+  @Option(names = "--config-dir", description = "admin job config files (default /var/run/softmig)")
+  Path configDir;
+
+  @Option(names = "--admin-group", description = "group allowed to place and release")
+  String adminGroup;
+
+  @Option(names = "--metrics-port", description = "Prometheus port; 0 = off")
+  Integer metricsPort;
+
+  @Option(names = "--cluster-port", description = "Akka cluster port (default 25520)")
+  Integer clusterPort;
+
+  @Option(names = "--seed", paramLabel = "HOST:PORT", description = "cluster seed node")
+  List<String> seeds;
+
+  @Option(names = "--proc-root", hidden = true, description = "where /proc is (tests)")
+  Path procRoot;
+
+  @Override
+  public Integer call() throws Exception {
+    NodeSettings settings = settings();
+    try (Coordinator coordinator = Coordinator.start(settings, inventory(settings))) {
+      spec.commandLine()
+          .getErr()
+          .println("softmig coordinator listening on " + coordinator.socket());
+      coordinator.awaitTermination();
+    }
+    return 0;
+  }
+
+  /** The file's settings with the flags on top. */
+  NodeSettings settings() {
+    NodeSettings s;
+    try {
+      s = config != null ? NodeSettings.load(config) : NodeSettings.defaults();
+      if (socket != null) {
+        s = s.withSocket(socket);
+      }
+      if (simulate != null) {
+        s = s.withSimulate(simulate);
+      }
+      if (nodeName != null) {
+        s = s.withNodeName(nodeName);
+      }
+      if (smPolicy != null) {
+        s = s.withSmPolicy(smPolicy);
+      }
+      if (leaseMs != null) {
+        s = s.withLeaseMillis(leaseMs);
+      }
+      if (configDir != null) {
+        s = s.withConfigDir(configDir);
+      }
+      if (adminGroup != null) {
+        s = s.withAdminGroup(adminGroup);
+      }
+      if (metricsPort != null) {
+        s = s.withMetricsPort(metricsPort);
+      }
+      if (clusterPort != null) {
+        s = s.withClusterPort(clusterPort);
+      }
+      if (seeds != null) {
+        s = s.withSeeds(seeds);
+      }
+      if (procRoot != null) {
+        s = s.withProcRoot(procRoot);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    return s;
+  }
+
+  static GpuInventory inventory(NodeSettings settings) {
+    if (settings.simulate() != null) {
+      return SimulatedGpus.fromSpec(settings.simulate());
+    }
+    throw new CliFailure(
+        "no NVML inventory in this build; start with --simulate SPEC (e.g. --simulate 48G,48G)");
+  }
+}

@@ -1,0 +1,68 @@
+package org.softmig.coordinator.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.config.Sizes;
+import org.softmig.proto.v1.ClientFrame;
+import org.softmig.proto.v1.JobReport;
+import org.softmig.proto.v1.ReportRequest;
+import org.softmig.proto.v1.ServerFrame;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "report", description = "A job's usage: memory peak, compute share, refusals.")
+public final class ReportCommand implements Callable<Integer> {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "JOBID", description = "job id")
+  String job;
+
+  @Option(names = "--json", description = "print JSON")
+  boolean json;
+
+  @Option(names = "--socket", description = "coordinator socket (default ${DEFAULT-VALUE})")
+  Path socket = NodeSettings.DEFAULT_SOCKET;
+
+  @Override
+  public Integer call() throws Exception {
+    ServerFrame reply =
+        Requests.call(
+            socket,
+            ClientFrame.newBuilder()
+                .setRequestId(1)
+                .setReport(ReportRequest.newBuilder().setJobId(job))
+                .build());
+    var out = spec.commandLine().getOut();
+    if (json) {
+      out.println(StatusPrinter.reportJson(reply.getReport()));
+      return 0;
+    }
+    if (reply.getReport().getReportsCount() == 0) {
+      throw new CliFailure("no report for job " + job);
+    }
+    for (JobReport r : reply.getReport().getReportsList()) {
+      out.printf(
+          Locale.ROOT,
+          "job %s (%s) on %s %s: memory peak %s of %s, SM %.1f%% of %.1f%%, GPU time %.3f s,"
+              + " waited %.3f s, %d refusals, pids %s%n",
+          r.getJobId(),
+          r.getUser(),
+          r.getNode(),
+          r.getGpuUuid(),
+          Sizes.format(r.getMemoryPeakBytes()),
+          r.getMemoryLimitBytes() == 0 ? "no limit" : Sizes.format(r.getMemoryLimitBytes()),
+          r.getSmSharePercent(),
+          r.getSmLimitPercent(),
+          r.getGpuTimeUs() / 1e6,
+          r.getThrottledUs() / 1e6,
+          r.getOomRefusals(),
+          r.getProcessesList());
+    }
+    return 0;
+  }
+}

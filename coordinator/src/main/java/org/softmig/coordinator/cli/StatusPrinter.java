@@ -1,0 +1,177 @@
+package org.softmig.coordinator.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Locale;
+import org.softmig.coordinator.config.Sizes;
+import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.JobReport;
+import org.softmig.proto.v1.ReportReply;
+import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.NodeStatus;
+import org.softmig.proto.v1.ProcessMemory;
+import org.softmig.proto.v1.StatusReply;
+import org.softmig.proto.v1.UnmanagedProcess;
+
+/** Prints a status reply as JSON (the documented shape) or as a table for people. */
+public final class StatusPrinter {
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private StatusPrinter() {}
+
+  public static String json(StatusReply reply) {
+    ObjectNode root = JSON.createObjectNode();
+    ArrayNode nodes = root.putArray("nodes");
+    for (NodeStatus n : reply.getNodesList()) {
+      ObjectNode node = nodes.addObject();
+      node.put("node", n.getNode());
+      node.put("reachable", n.getReachable());
+      node.put("health", n.getHealth());
+      node.put("updated_unix_ms", n.getUpdatedUnixMs());
+      ArrayNode gpus = node.putArray("gpus");
+      for (GpuStatus g : n.getGpusList()) {
+        ObjectNode gpu = gpus.addObject();
+        gpu.put("uuid", g.getUuid());
+        gpu.put("index", g.getIndex());
+        gpu.put("name", g.getName());
+        gpu.put("memory_total_bytes", g.getMemoryTotalBytes());
+        gpu.put("memory_used_bytes", g.getMemoryUsedBytes());
+        gpu.put("memory_committed_bytes", g.getMemoryCommittedBytes());
+        gpu.put("sm_committed_percent", g.getSmCommittedPercent());
+        gpu.put("pci_bus_id", g.getPciBusId());
+        gpu.put("simulated", g.getSimulated());
+        ArrayNode jobs = gpu.putArray("jobs");
+        for (JobStatus j : g.getJobsList()) {
+          ObjectNode job = jobs.addObject();
+          job.put("job_id", j.getJobId());
+          job.put("user", j.getUser());
+          job.put("memory_used_bytes", j.getMemoryUsedBytes());
+          job.put("memory_limit_bytes", j.getMemoryLimitBytes());
+          job.put("memory_peak_bytes", j.getMemoryPeakBytes());
+          job.put("sm_limit_percent", j.getSmLimitPercent());
+          job.put("sm_share_percent", j.getSmSharePercent());
+          ArrayNode pids = job.putArray("processes");
+          j.getProcessesList().forEach(pids::add);
+          job.put("placed", j.getPlaced());
+          job.put("gpu_time_us", j.getGpuTimeUs());
+          job.put("throttled_us", j.getThrottledUs());
+          job.put("grant_latency_p50_us", j.getGrantLatencyP50Us());
+          job.put("grant_latency_p99_us", j.getGrantLatencyP99Us());
+          job.put("oom_refusals", j.getOomRefusals());
+          ArrayNode memory = job.putArray("process_memory");
+          for (ProcessMemory p : j.getProcessMemoryList()) {
+            ObjectNode pm = memory.addObject();
+            pm.put("pid", p.getPid());
+            pm.put("used_bytes", p.getUsedBytes());
+            pm.put("tracked_bytes", p.getTrackedBytes());
+          }
+        }
+      }
+      ArrayNode unmanaged = node.putArray("unmanaged_processes");
+      for (UnmanagedProcess u : n.getUnmanagedProcessesList()) {
+        ObjectNode p = unmanaged.addObject();
+        p.put("pid", u.getPid());
+        p.put("user", u.getUser());
+        p.put("job_id", u.getJobId());
+        p.put("gpu_uuid", u.getGpuUuid());
+        p.put("used_bytes", u.getUsedBytes());
+        p.put("reason", u.getReason());
+        p.put("killed", u.getKilled());
+      }
+    }
+    try {
+      return JSON.writeValueAsString(root);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static String reportJson(ReportReply reply) {
+    ObjectNode root = JSON.createObjectNode();
+    ArrayNode reports = root.putArray("reports");
+    for (JobReport r : reply.getReportsList()) {
+      ObjectNode o = reports.addObject();
+      o.put("job_id", r.getJobId());
+      o.put("user", r.getUser());
+      o.put("node", r.getNode());
+      o.put("gpu_uuid", r.getGpuUuid());
+      o.put("memory_limit_bytes", r.getMemoryLimitBytes());
+      o.put("memory_peak_bytes", r.getMemoryPeakBytes());
+      o.put("sm_limit_percent", r.getSmLimitPercent());
+      o.put("sm_share_percent", r.getSmSharePercent());
+      o.put("gpu_time_us", r.getGpuTimeUs());
+      o.put("throttled_us", r.getThrottledUs());
+      o.put("oom_refusals", r.getOomRefusals());
+      o.put("started_unix_ms", r.getStartedUnixMs());
+      o.put("ended_unix_ms", r.getEndedUnixMs());
+      ArrayNode pids = o.putArray("processes");
+      r.getProcessesList().forEach(pids::add);
+    }
+    try {
+      return JSON.writeValueAsString(root);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static String table(StatusReply reply) {
+    StringBuilder b = new StringBuilder();
+    for (NodeStatus n : reply.getNodesList()) {
+      b.append("node ").append(n.getNode());
+      if (!n.getReachable()) {
+        b.append("  UNREACHABLE");
+      }
+      b.append('\n');
+      for (GpuStatus g : n.getGpusList()) {
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "  GPU %d  %s  %s  %s used of %s%n",
+                g.getIndex(),
+                g.getUuid(),
+                g.getName(),
+                Sizes.format(g.getMemoryUsedBytes()),
+                Sizes.format(g.getMemoryTotalBytes())));
+        if (g.getJobsCount() == 0) {
+          b.append("    (no jobs)\n");
+          continue;
+        }
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "    %-14s %-10s %12s %12s %7s %7s  %s%n",
+                "JOB", "USER", "MEM USED", "MEM LIMIT", "SM LIM", "SM NOW", "PIDS"));
+        for (JobStatus j : g.getJobsList()) {
+          b.append(
+              String.format(
+                  Locale.ROOT,
+                  "    %-14s %-10s %12s %12s %6.1f%% %6.1f%%  %s%n",
+                  j.getJobId() + (j.getPlaced() ? "*" : ""),
+                  j.getUser(),
+                  Sizes.format(j.getMemoryUsedBytes()),
+                  j.getMemoryLimitBytes() == 0 ? "none" : Sizes.format(j.getMemoryLimitBytes()),
+                  j.getSmLimitPercent(),
+                  j.getSmSharePercent(),
+                  j.getProcessesList()));
+        }
+      }
+      for (UnmanagedProcess u : n.getUnmanagedProcessesList()) {
+        b.append(
+            String.format(
+                Locale.ROOT,
+                "  unmanaged pid %d (%s) on %s: %s, %s%n",
+                u.getPid(),
+                u.getUser(),
+                u.getGpuUuid(),
+                Sizes.format(u.getUsedBytes()),
+                u.getReason()));
+      }
+    }
+    return b.toString();
+  }
+}

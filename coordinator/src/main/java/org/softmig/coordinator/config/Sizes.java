@@ -1,0 +1,64 @@
+package org.softmig.coordinator.config;
+
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Memory sizes as people write them: {@code 24G}, {@code 24GiB}, {@code 24GB}, {@code 1.5G},
+ * {@code 12288M}, {@code 512K}, {@code 2T} or plain bytes. Units are binary and case-insensitive;
+ * fractions round down to a whole byte.
+ */
+public final class Sizes {
+
+  private static final Pattern SIZE =
+      Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*(?:([kmgt])(?:i?b)?|b)?", Pattern.CASE_INSENSITIVE);
+  private static final BigDecimal MAX = BigDecimal.valueOf(Long.MAX_VALUE);
+
+  private Sizes() {}
+
+  /**
+   * Parses a size.
+   *
+   * @throws IllegalArgumentException naming the value when it is not a size
+   */
+  public static long parse(String text) {
+    if (text == null) {
+      throw new IllegalArgumentException("missing size");
+    }
+    Matcher m = SIZE.matcher(text.trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException(
+          "not a size: '" + text + "' (expected e.g. 24G, 1.5GiB, 12288M or bytes)");
+    }
+    BigDecimal number = new BigDecimal(m.group(1));
+    String unit = m.group(2) == null ? "" : m.group(2).toLowerCase(Locale.ROOT);
+    int shift =
+        switch (unit) {
+          case "k" -> 10;
+          case "m" -> 20;
+          case "g" -> 30;
+          case "t" -> 40;
+          default -> 0;
+        };
+    BigDecimal bytes = number.multiply(BigDecimal.valueOf(2).pow(shift));
+    if (bytes.compareTo(MAX) > 0) {
+      throw new IllegalArgumentException("size too large: '" + text + "'");
+    }
+    return bytes.setScale(0, RoundingMode.DOWN).longValueExact();
+  }
+
+  /** A short readable form: {@code 24.0 GiB}, {@code 512 B}. */
+  public static String format(long bytes) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = bytes;
+    int unit = 0;
+    while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return unit == 0 ? bytes + " B" : String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
+  }
+}

@@ -1,0 +1,438 @@
+package org.softmig.coordinator.shim;
+
+import akka.actor.typed.ActorRef;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.softmig.coordinator.slurm.JobIdentity;
+import org.softmig.coordinator.slurm.JobLimits;
+import org.softmig.coordinator.slurm.ProcessClaim;
+import org.softmig.gpu.actor.DeviceLimit;
+import org.softmig.gpu.actor.DeviceRequest;
+import org.softmig.gpu.actor.GpuActor;
+import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.actor.SessionActor;
+import org.softmig.gpu.actor.SessionOutput;
+import org.softmig.gpu.actor.SessionSpec;
+import org.softmig.proto.v1.ClientFrame;
+import org.softmig.proto.v1.Device;
+import org.softmig.proto.v1.Error;
+import org.softmig.proto.v1.Hello;
+import org.softmig.proto.v1.Holding;
+import org.softmig.proto.v1.ProtocolConstants;
+import org.softmig.proto.v1.RequestedLimits;
+import org.softmig.proto.v1.ServerFrame;
+
+/**
+ * One connection. Its first frame decides what it is: {@code Hello} opens a shim session (the
+ * process's job is resolved off the event loop, then the session joins the actors); a CLI request
+ * is answered once and the connection closed. Anything malformed gets an {@code Error} and the
+ * connection is closed; other connections never notice.
+ */
+public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> {
+
+  private static final Logger log = LoggerFactory.getLogger(ShimHandler.class);
+  private static final int MAX_DEVICES = 64;
+
+  private enum State {
+    NEW,
+    OPENING,
+    SESSION,
+    CLI,
+    CLOSING
+  }
+
+  private final ShimServices services;
+  private State state = State.NEW;
+  private Peer peer = Peer.UNKNOWN;
+  private ChannelHandlerContext ctx;
+  private final ArrayDeque<ClientFrame> early = new ArrayDeque<>();
+  private List<ActorRef<GpuActor.Command>> gpus = List.of();
+  private long sessionId;
+  private volatile ActorRef<SessionActor.Command> session;
+  private volatile boolean closed;
+  private final ConcurrentLinkedQueue<ServerFrame> outbox = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drain = this::drainOutbox;
+
+  public ShimHandler(ShimServices services) {
+    this.services = services;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    this.ctx = ctx;
+    peer = services.peers().apply(ctx.channel());
+    super.channelActive(ctx);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    closed = true;
+    ActorRef<SessionActor.Command> s = session;
+    if (s != null) {
+      s.tell(SessionActor.Stop.INSTANCE);
+    }
+    super.channelInactive(ctx);
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, ClientFrame frame) {
+    switch (state) {
+      case NEW -> onFirstFrame(frame);
+      case OPENING -> early.add(frame);
+      case SESSION -> onSessionFrame(frame);
+      case CLI, CLOSING -> {
+        // one request per CLI connection; the answer is on its way
+      }
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    ctx.flush();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof java.io.IOException) {
+      log.debug("Connection of pid [{}] failed: {}", peer.pid(), cause.getMessage());
+      state = State.CLOSING;
+      ctx.close();
+    } else if (cause instanceof DecoderException) {
+      Throwable root = cause.getCause() != null ? cause.getCause() : cause;
+      log.debug("Malformed input from pid [{}]: {}", peer.pid(), root.getMessage());
+      fail(0, Error.Code.MALFORMED, "malformed frame: " + root.getMessage());
+    } else {
+      log.warn("Closing connection of pid [{}] after an error", peer.pid(), cause);
+      fail(0, Error.Code.INTERNAL, "internal error: " + cause);
+    }
+  }
+
+  // ------------------------------------------------------------------ first frame
+
+  private void onFirstFrame(ClientFrame frame) {
+    switch (frame.getBodyCase()) {
+      case HELLO -> onHello(frame.getHello());
+      case STATUS, PLACE, RELEASE, REPORT -> onCliRequest(frame);
+      case BODY_NOT_SET -> fail(frame.getRequestId(), Error.Code.MALFORMED, "frame has no known message");
+      default ->
+          fail(
+              frame.getRequestId(),
+              Error.Code.UNEXPECTED,
+              frame.getBodyCase() + " before Hello");
+    }
+  }
+
+  private void onCliRequest(ClientFrame frame) {
+    state = State.CLI;
+    long requestId = frame.getRequestId();
+    CompletableFuture<ServerFrame> answer;
+    try {
+      answer = services.cli().handle(frame, peer).toCompletableFuture();
+    } catch (RuntimeException e) {
+      answer = CompletableFuture.failedFuture(e);
+    }
+    answer.whenComplete(
+        (reply, error) ->
+            ctx.executor()
+                .execute(
+                    () -> {
+                      ServerFrame out =
+                          error != null
+                              ? Frames.error(
+                                  requestId, Error.Code.INTERNAL, "request failed: " + error)
+                              : reply.toBuilder().setRequestId(requestId).build();
+                      ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
+                    }));
+  }
+
+  private void onHello(Hello hello) {
+    int version = hello.getProtocolVersion();
+    int min = ProtocolConstants.MIN_SUPPORTED_PROTOCOL_VERSION_VALUE;
+    int max = ProtocolConstants.CURRENT_PROTOCOL_VERSION_VALUE;
+    if (version < min || version > max) {
+      fail(
+          0,
+          Error.Code.UNSUPPORTED_VERSION,
+          "protocol version " + version + " is not supported (this coordinator speaks " + min
+              + " to " + max + ")");
+      return;
+    }
+    if (hello.getDevicesCount() > MAX_DEVICES) {
+      fail(0, Error.Code.INVALID_ARGUMENT, hello.getDevicesCount() + " devices is over " + MAX_DEVICES);
+      return;
+    }
+    String invalid = invalidDevices(hello);
+    if (invalid != null) {
+      fail(0, Error.Code.INVALID_ARGUMENT, invalid);
+      return;
+    }
+    state = State.OPENING;
+    ctx.channel().config().setAutoRead(false);
+    ProcessClaim claim = claim(hello.getRequested());
+    Peer p = peer;
+    CompletableFuture.supplyAsync(
+            () -> services.resolver().resolve(p.pid(), p.uid(), claim), services.blocking())
+        .whenComplete(
+            (identity, error) ->
+                ctx.executor()
+                    .execute(
+                        () -> {
+                          if (error != null) {
+                            Throwable cause = error.getCause() != null ? error.getCause() : error;
+                            fail(0, Error.Code.INVALID_ARGUMENT, cause.getMessage());
+                          } else {
+                            openSession(hello, version, identity);
+                          }
+                        }));
+  }
+
+  /** Why the devices or holdings of a Hello cannot be used, or null. */
+  private static String invalidDevices(Hello hello) {
+    java.util.Set<String> uuids = new java.util.HashSet<>();
+    for (Device d : hello.getDevicesList()) {
+      if (d.getUuid().isEmpty()) {
+        return "a device has no UUID";
+      }
+      if (!uuids.add(d.getUuid())) {
+        return "device " + d.getUuid() + " is listed twice";
+      }
+    }
+    long[] sums = new long[hello.getDevicesCount()];
+    for (Holding h : hello.getHoldingsList()) {
+      if (h.getDeviceIndex() < 0 || h.getDeviceIndex() >= sums.length) {
+        return "holding for device index " + h.getDeviceIndex() + ", which is not in the Hello";
+      }
+      if (h.getBytes() < 0) {
+        return "holding of " + Long.toUnsignedString(h.getBytes()) + " bytes is too large";
+      }
+      sums[h.getDeviceIndex()] += h.getBytes();
+      if (sums[h.getDeviceIndex()] < 0) {
+        return "holdings on device index " + h.getDeviceIndex() + " overflow";
+      }
+    }
+    return null;
+  }
+
+  private static ProcessClaim claim(RequestedLimits r) {
+    return new ProcessClaim(
+        r.getJobId(),
+        r.getArrayTaskId(),
+        new JobLimits(
+            r.getMemoryLimitBytes(),
+            r.getSmLimitPercent(),
+            r.getMemoryLimitBytesByOrdinalMap(),
+            r.getSmLimitPercentByOrdinalMap()));
+  }
+
+  private void openSession(Hello hello, int version, JobIdentity identity) {
+    if (closed) {
+      return;
+    }
+    sessionId = services.sessionIds().incrementAndGet();
+    SessionSpec spec =
+        new SessionSpec(
+            sessionId, identity.jobId(), peer.pid(), peer.uid(), identity.user(), identity.source());
+    long[] holdings = new long[hello.getDevicesCount()];
+    for (Holding h : hello.getHoldingsList()) {
+      holdings[h.getDeviceIndex()] += h.getBytes(); // checked in invalidDevices
+    }
+    List<DeviceRequest> devices = new ArrayList<>();
+    for (int i = 0; i < hello.getDevicesCount(); i++) {
+      Device d = hello.getDevices(i);
+      devices.add(
+          new DeviceRequest(
+              i,
+              d.getUuid(),
+              holdings[i],
+              identity.limits().memoryFor(d.getOrdinal()),
+              identity.limits().smFor(d.getOrdinal())));
+    }
+    log.info(
+        "Pid [{}] uid [{}] is job [{}] ({}), {} device(s)",
+        peer.pid(),
+        peer.uid(),
+        identity.jobId(),
+        identity.source(),
+        devices.size());
+    services
+        .guardian()
+        .tell(new NodeGuardian.OpenSession(spec, devices, new Output(version)));
+  }
+
+  /** Called on the event loop once the session is attached everywhere. */
+  private void onWelcome(ServerFrame welcome, List<ActorRef<GpuActor.Command>> gpus) {
+    if (closed) {
+      return;
+    }
+    this.gpus = gpus;
+    state = State.SESSION;
+    ctx.write(welcome);
+    while (!early.isEmpty() && state == State.SESSION) {
+      onSessionFrame(early.poll());
+    }
+    ctx.flush();
+    ctx.channel().config().setAutoRead(true);
+  }
+
+  // ------------------------------------------------------------------ session
+
+  private void drainOutbox() {
+    drainScheduled.set(false);
+    boolean any = false;
+    ServerFrame frame;
+    while ((frame = outbox.poll()) != null) {
+      ctx.write(frame, ctx.voidPromise());
+      any = true;
+    }
+    if (any) {
+      ctx.flush();
+    }
+  }
+
+  private void onSessionFrame(ClientFrame frame) {
+    switch (frame.getBodyCase()) {
+      case MEM_RESERVE -> {
+        var r = frame.getMemReserve();
+        ActorRef<GpuActor.Command> gpu = gpu(frame.getRequestId(), r.getDeviceIndex());
+        if (gpu != null) {
+          gpu.tell(new GpuActor.Reserve(sessionId, frame.getRequestId(), r.getBytes()));
+        } else if (r.getDeviceIndex() < gpus.size()) {
+          ctx.write(unmanagedGrant(frame.getRequestId()));
+        }
+      }
+      case MEM_FREE -> {
+        var f = frame.getMemFree();
+        ActorRef<GpuActor.Command> gpu = gpuOrNull(f.getDeviceIndex());
+        if (gpu != null) {
+          gpu.tell(new GpuActor.Free(sessionId, f.getBytes()));
+        }
+      }
+      case CREDIT_RETURN -> {
+        var c = frame.getCreditReturn();
+        ActorRef<GpuActor.Command> gpu = gpuOrNull(c.getDeviceIndex());
+        if (gpu != null) {
+          gpu.tell(new GpuActor.CreditReturn(sessionId, c.getEpoch(), c.getUsedBytes()));
+        }
+      }
+      case USAGE_REPORT -> {
+        var u = frame.getUsageReport();
+        ActorRef<GpuActor.Command> gpu = gpuOrNull(u.getDeviceIndex());
+        if (gpu != null) {
+          gpu.tell(new GpuActor.UsageReport(sessionId, u.getUsedBytes()));
+        }
+      }
+      case LEASE_REQUEST, LEASE_RELEASE -> onLeaseFrame(frame);
+      case BODY_NOT_SET ->
+          fail(frame.getRequestId(), Error.Code.MALFORMED, "frame has no known message");
+      default ->
+          ctx.write(
+              Frames.error(
+                  frame.getRequestId(),
+                  Error.Code.UNEXPECTED,
+                  frame.getBodyCase() + " is not valid in a shim session"));
+    }
+  }
+
+  private void onLeaseFrame(ClientFrame frame) {
+    if (frame.hasLeaseRequest()) {
+      ActorRef<GpuActor.Command> gpu = gpuOrNull(frame.getLeaseRequest().getDeviceIndex());
+      if (gpu != null) {
+        gpu.tell(new GpuActor.LeaseRequest(sessionId));
+      }
+    } else {
+      var r = frame.getLeaseRelease();
+      ActorRef<GpuActor.Command> gpu = gpuOrNull(r.getDeviceIndex());
+      if (gpu != null) {
+        gpu.tell(
+            new GpuActor.LeaseRelease(sessionId, r.getLeaseId(), nanos(r.getGpuTimeUs()), r.getIdle()));
+      }
+    }
+  }
+
+  /** Microseconds (an unsigned 64-bit field) as nanoseconds, saturating. */
+  private static long nanos(long micros) {
+    return micros < 0 || micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000;
+  }
+
+  private static ServerFrame unmanagedGrant(long requestId) {
+    return ServerFrame.newBuilder()
+        .setRequestId(requestId)
+        .setMemReply(org.softmig.proto.v1.MemReply.newBuilder().setGranted(true))
+        .build();
+  }
+
+  private ActorRef<GpuActor.Command> gpu(long requestId, int deviceIndex) {
+    if (deviceIndex < 0 || deviceIndex >= gpus.size()) {
+      ctx.write(
+          Frames.error(
+              requestId,
+              Error.Code.INVALID_ARGUMENT,
+              "device index " + deviceIndex + " is not one of the " + gpus.size()
+                  + " devices of this session"));
+      return null;
+    }
+    return gpus.get(deviceIndex);
+  }
+
+  private ActorRef<GpuActor.Command> gpuOrNull(int deviceIndex) {
+    return deviceIndex >= 0 && deviceIndex < gpus.size() ? gpus.get(deviceIndex) : null;
+  }
+
+  private void fail(long requestId, Error.Code code, String message) {
+    if (state == State.CLOSING) {
+      return;
+    }
+    state = State.CLOSING;
+    early.clear();
+    ctx.writeAndFlush(Frames.error(requestId, code, message))
+        .addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /** Where the session's actors send; calls arrive on actor threads. */
+  private final class Output implements SessionOutput {
+    private final int version;
+
+    Output(int version) {
+      this.version = version;
+    }
+
+    @Override
+    public void welcome(
+        SessionSpec spec,
+        List<DeviceLimit> limits,
+        ActorRef<SessionActor.Command> sessionRef,
+        List<ActorRef<GpuActor.Command>> gpuRefs) {
+      session = sessionRef;
+      if (closed) {
+        sessionRef.tell(SessionActor.Stop.INSTANCE);
+        return;
+      }
+      ServerFrame frame =
+          Frames.welcome(version, spec, limits, services.leaseMicros(), services.nodeName());
+      ctx.executor().execute(() -> onWelcome(frame, gpuRefs));
+    }
+
+    /**
+     * Queues the frame and, unless a drain is already on its way, schedules one on the event loop:
+     * frames sent close together go out with one flush (one syscall).
+     */
+    @Override
+    public void send(SessionActor.Outbound message) {
+      outbox.add(Frames.outbound(message));
+      if (!drainScheduled.getAndSet(true)) {
+        ctx.executor().execute(drain);
+      }
+    }
+  }
+}

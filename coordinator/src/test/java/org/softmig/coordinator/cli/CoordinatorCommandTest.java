@@ -1,0 +1,56 @@
+package org.softmig.coordinator.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.softmig.coordinator.config.NodeSettings;
+import picocli.CommandLine;
+
+class CoordinatorCommandTest {
+
+  @TempDir Path dir;
+
+  NodeSettings parse(String... args) {
+    CoordinatorCommand command = new CoordinatorCommand();
+    CommandLine cl = new CommandLine(command);
+    cl.parseArgs(args);
+    command.spec = cl.getCommandSpec();
+    return command.settings();
+  }
+
+  @Test
+  void flagsBeatTheConfigFile() throws Exception {
+    Path file =
+        Files.writeString(
+            dir.resolve("n.conf"), "softmig { sm-policy = share, lease = 40ms, node-name = a }\n");
+    NodeSettings s = parse("--config", file.toString(), "--sm-policy", "cap", "--lease-ms", "10");
+    assertThat(s.smPolicy()).isEqualTo("cap");
+    assertThat(s.leaseMillis()).isEqualTo(10);
+    assertThat(s.nodeName()).isEqualTo("a");
+  }
+
+  @Test
+  void badFlagsAreUsageErrors() {
+    StringWriter err = new StringWriter();
+    int code =
+        SoftmigCommand.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(err))
+            .execute("coordinator", "--sm-policy", "fair");
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString()).contains("fair");
+  }
+
+  @Test
+  void statusWithoutACoordinatorSaysWhichSocketItTried() {
+    StringWriter err = new StringWriter();
+    int code =
+        SoftmigCommand.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(err))
+            .execute("status", "--socket", dir.resolve("none.sock").toString());
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("none.sock");
+  }
+}

@@ -1,0 +1,70 @@
+package org.softmig.coordinator.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeSettingsTest {
+
+  @TempDir Path dir;
+
+  @Test
+  void readsEveryKeyOfTheNodeConfigFile() throws Exception {
+    Path file =
+        Files.writeString(
+            dir.resolve("node.conf"),
+            "softmig {\n"
+                + "  socket = /tmp/x.sock\n"
+                + "  sm-policy = share\n"
+                + "  lease = 50ms\n"
+                + "  config-dir = /etc/softmig/jobs\n"
+                + "  simulate = \"48G,48G\"\n"
+                + "  node-name = gpu07\n"
+                + "  admin-group = hpcadmin\n"
+                + "  metrics-port = 9464\n"
+                + "  cluster-port = 2552\n"
+                + "  seeds = [\"gpu01:2552\"]\n"
+                + "}\n");
+    NodeSettings s = NodeSettings.load(file);
+    assertThat(s.socket()).isEqualTo(Path.of("/tmp/x.sock"));
+    assertThat(s.smPolicy()).isEqualTo("share");
+    assertThat(s.leaseMillis()).isEqualTo(50);
+    assertThat(s.configDir()).isEqualTo(Path.of("/etc/softmig/jobs"));
+    assertThat(s.simulate()).isEqualTo("48G,48G");
+    assertThat(s.nodeName()).isEqualTo("gpu07");
+    assertThat(s.adminGroup()).isEqualTo("hpcadmin");
+    assertThat(s.metricsPort()).isEqualTo(9464);
+    assertThat(s.clusterPort()).isEqualTo(2552);
+    assertThat(s.seeds()).isEqualTo(List.of("gpu01:2552"));
+  }
+
+  @Test
+  void plainNumbersForTheLeaseAreMilliseconds() throws Exception {
+    Path file = Files.writeString(dir.resolve("n.conf"), "softmig.lease = 30\n");
+    assertThat(NodeSettings.load(file).leaseMillis()).isEqualTo(30);
+  }
+
+  @Test
+  void badValuesNameFileKeyAndValue() throws Exception {
+    Path policy = Files.writeString(dir.resolve("p.conf"), "softmig.sm-policy = fair\n");
+    assertThatThrownBy(() -> NodeSettings.load(policy))
+        .hasMessageContaining(policy.toString())
+        .hasMessageContaining("softmig.sm-policy")
+        .hasMessageContaining("fair");
+    Path lease = Files.writeString(dir.resolve("l.conf"), "softmig.lease = soon\n");
+    assertThatThrownBy(() -> NodeSettings.load(lease))
+        .hasMessageContaining("softmig.lease")
+        .hasMessageContaining("soon");
+    Path port = Files.writeString(dir.resolve("m.conf"), "softmig.metrics-port = 70000\n");
+    assertThatThrownBy(() -> NodeSettings.load(port))
+        .hasMessageContaining("softmig.metrics-port")
+        .hasMessageContaining("70000");
+    assertThatThrownBy(() -> NodeSettings.load(dir.resolve("missing.conf")))
+        .hasMessageContaining("missing.conf");
+  }
+}

@@ -1,0 +1,13 @@
+package org.softmig.gpu.actor;
+
+/**
+ * One device of a new session.
+ *
+ * @param deviceIndex position in the session's Hello
+ * @param uuid the GPU's UUID as the process sees it
+ * @param holdingBytes what the process already holds there (a reconnect), else 0
+ * @param memoryLimitBytes the job's limit there, 0 = none
+ * @param smLimitPercent the job's compute limit there, 0 = none
+ */
+public record DeviceRequest(
+    int deviceIndex, String uuid, long holdingBytes, long memoryLimitBytes, double smLimitPercent) {}

@@ -1,0 +1,665 @@
+package org.softmig.gpu.actor;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.TimerScheduler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.LongSupplier;
+import org.softmig.gpu.domain.MemoryLedger;
+import org.softmig.gpu.domain.TimeSliceScheduler;
+
+/**
+ * One physical GPU. Every memory request and every lease request of every job on the GPU passes
+ * through this actor, one at a time: that is what makes the limits exact. A thin shell over {@link
+ * MemoryLedger} (memory) and {@link TimeSliceScheduler} (SM time-slice leases).
+ *
+ * <p>Leases are per job; the sessions of the holding job that asked all get the grant (a session
+ * that asks later gets the current lease with what is left of it). The lease ends when every
+ * session that got it has released it or closed; the job is charged the longest GPU time any of
+ * them reported. A session that closes leaves the lease at once, charged the time since the grant.
+ */
+public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
+
+  public sealed interface Command {}
+
+  /**
+   * A session starts using this GPU as its device {@code device.deviceIndex()}; the job's limits
+   * come with it. Answered with {@link SessionActor.Attached}. Memory replies go straight to
+   * {@code output} (the hot path: one hop fewer); everything else through the session actor.
+   */
+  public record Attach(
+      SessionSpec spec,
+      DeviceRequest device,
+      SessionOutput output,
+      ActorRef<SessionActor.Event> session)
+      implements Command {}
+
+  /** The session ended: release everything it held, memory and lease. */
+  public record Detach(long sessionId) implements Command {}
+
+  /** Answered with {@link SessionActor.MemDecision} to the session. */
+  public record Reserve(long sessionId, long requestId, long bytes) implements Command {}
+
+  public record Free(long sessionId, long bytes) implements Command {}
+
+  public record CreditReturn(long sessionId, long epoch, long usedBytes) implements Command {}
+
+  public record UsageReport(long sessionId, long usedBytes) implements Command {}
+
+  /** The session has kernels to launch; answered with {@link SessionActor.LeaseGranted}. */
+  public record LeaseRequest(long sessionId) implements Command {}
+
+  /**
+   * The session is done with a lease: its work took {@code gpuTimeNanos}; {@code idle} means it
+   * stopped launching (otherwise it wants the next lease).
+   */
+  public record LeaseRelease(long sessionId, long leaseId, long gpuTimeNanos, boolean idle)
+      implements Command {}
+
+  /** A job was placed on this GPU before any of its processes started. */
+  public record Place(String jobId, String user, long memoryBytes, double smPercent)
+      implements Command {}
+
+  /** The job's placement ends; its sessions, if any, keep their limits until they end. */
+  public record Unplace(String jobId) implements Command {}
+
+  public record GetSnapshot(ActorRef<GpuSnapshot> replyTo) implements Command {}
+
+  /** Answered with what this GPU knows of the job, if anything. */
+  public record GetReport(String jobId, ActorRef<Optional<JobReportSnapshot>> replyTo)
+      implements Command {}
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  /** A revoked credit that was not returned in time. */
+  private record CreditTimeout(long sessionId, long epoch) implements Command {}
+
+  /** How long a session has to answer a CreditRevoke before its credit is ended for it. */
+  static final Duration CREDIT_RETURN_TIMEOUT = Duration.ofSeconds(2);
+
+  /**
+   * Node settings for the GPU actors.
+   *
+   * @param gated whether launches need a lease
+   * @param scheduler lease policy and length
+   */
+  public record Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {}
+
+  private static final int HISTORY = 1024;
+
+  private static final class JobEntry {
+    String user = "";
+    long memoryLimitBytes;
+    double smLimitPercent;
+    boolean placed;
+    final long startedUnixMs;
+    long endedUnixMs;
+    final Set<Integer> pids = new TreeSet<>();
+    long peakBytes;
+    long refusals;
+    long gpuNanos;
+    long waitNanos;
+    // lease state
+    final Set<Long> askers = new LinkedHashSet<>();
+    final Set<Long> holders = new LinkedHashSet<>();
+    long leaseId;
+    long leaseGrantedAt;
+    long leaseNanos;
+    long leaseUsedNanos;
+
+    JobEntry(long startedUnixMs) {
+      this.startedUnixMs = startedUnixMs;
+    }
+  }
+
+  private record SessionEntry(
+      SessionSpec spec, int deviceIndex, SessionOutput output, ActorRef<SessionActor.Event> ref) {}
+
+  private final GpuDescriptor gpu;
+  private final Settings settings;
+  private final TimerScheduler<Command> timers;
+  private final LongSupplier clock;
+  private final MemoryLedger ledger;
+  private final TimeSliceScheduler scheduler;
+  private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
+  private final Map<Long, SessionEntry> sessions = new HashMap<>();
+  private final LinkedHashMap<String, JobEntry> history =
+      new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, JobEntry> eldest) {
+          return size() > HISTORY;
+        }
+      };
+
+  public static Behavior<Command> create(GpuDescriptor gpu, Settings settings) {
+    return create(gpu, settings, System::nanoTime);
+  }
+
+  /** With a clock of monotonic nanoseconds (tests). */
+  public static Behavior<Command> create(
+      GpuDescriptor gpu, Settings settings, LongSupplier nanoClock) {
+    return Behaviors.setup(
+        ctx -> Behaviors.withTimers(timers -> new GpuActor(ctx, gpu, settings, timers, nanoClock)));
+  }
+
+  private GpuActor(
+      ActorContext<Command> ctx,
+      GpuDescriptor gpu,
+      Settings settings,
+      TimerScheduler<Command> timers,
+      LongSupplier clock) {
+    super(ctx);
+    this.gpu = gpu;
+    this.settings = settings;
+    this.timers = timers;
+    this.clock = clock;
+    this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
+    this.scheduler = new TimeSliceScheduler(settings.scheduler());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Reserve.class, this::onReserve)
+        .onMessage(Free.class, this::onFree)
+        .onMessage(UsageReport.class, this::onUsageReport)
+        .onMessage(CreditReturn.class, this::onCreditReturn)
+        .onMessage(LeaseRequest.class, this::onLeaseRequest)
+        .onMessage(LeaseRelease.class, this::onLeaseRelease)
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessage(CreditTimeout.class, this::onCreditTimeout)
+        .onMessage(Attach.class, this::onAttach)
+        .onMessage(Detach.class, this::onDetach)
+        .onMessage(Place.class, this::onPlace)
+        .onMessage(Unplace.class, this::onUnplace)
+        .onMessage(GetSnapshot.class, this::onGetSnapshot)
+        .onMessage(GetReport.class, this::onGetReport)
+        .build();
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  private Behavior<Command> onAttach(Attach attach) {
+    SessionSpec spec = attach.spec();
+    DeviceRequest device = attach.device();
+    if (sessions.containsKey(spec.sessionId()) || device.holdingBytes() < 0) {
+      getContext()
+          .getLog()
+          .warn("Ignoring attach of session [{}] to [{}]: already attached or negative holding",
+              spec.sessionId(), gpu.uuid());
+      return this;
+    }
+    JobEntry job = job(spec.jobId());
+    job.user = spec.user();
+    job.memoryLimitBytes = device.memoryLimitBytes();
+    job.smLimitPercent = device.smLimitPercent();
+    job.pids.add(spec.pid());
+    scheduler.setLimit(spec.jobId(), device.smLimitPercent());
+    sessions.put(
+        spec.sessionId(),
+        new SessionEntry(spec, device.deviceIndex(), attach.output(), attach.session()));
+    List<MemoryLedger.Effect> effects = new ArrayList<>();
+    effects.addAll(ledger.setLimit(spec.jobId(), device.memoryLimitBytes()));
+    effects.addAll(ledger.attach(spec.jobId(), spec.sessionId(), device.holdingBytes()));
+    attach
+        .session()
+        .tell(
+            new SessionActor.Attached(
+                device.deviceIndex(),
+                new DeviceLimit(
+                    device.deviceIndex(),
+                    device.memoryLimitBytes(),
+                    device.smLimitPercent(),
+                    settings.gated())));
+    getContext()
+        .getLog()
+        .info(
+            "Session [{}] (pid [{}]) of job [{}] attached to [{}] with limit [{}] bytes,"
+                + " [{}] % SM, holding [{}]",
+            spec.sessionId(),
+            spec.pid(),
+            spec.jobId(),
+            gpu.uuid(),
+            device.memoryLimitBytes(),
+            device.smLimitPercent(),
+            device.holdingBytes());
+    apply(effects);
+    return this;
+  }
+
+  private Behavior<Command> onDetach(Detach detach) {
+    SessionEntry entry = sessions.remove(detach.sessionId());
+    if (entry == null) {
+      return this;
+    }
+    String jobId = entry.spec().jobId();
+    JobEntry job = jobs.get(jobId);
+    updateMemoryFigures(jobId, job);
+    timers.cancel("credit-" + detach.sessionId());
+    apply(ledger.detach(detach.sessionId()));
+    leaveLease(jobId, job, detach.sessionId());
+    forgetIfIdle(jobId);
+    getContext()
+        .getLog()
+        .info("Session [{}] of job [{}] left [{}]", detach.sessionId(), jobId, gpu.uuid());
+    return this;
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  private Behavior<Command> onReserve(Reserve reserve) {
+    SessionEntry entry = sessions.get(reserve.sessionId());
+    if (entry == null) {
+      return this;
+    }
+    MemoryLedger.Decision decision =
+        ledger.reserve(reserve.sessionId(), reserve.bytes(), reserve.requestId());
+    reply(entry, reserve.requestId(), decision);
+    return this;
+  }
+
+  private Behavior<Command> onFree(Free free) {
+    ledger.free(free.sessionId(), free.bytes());
+    return this;
+  }
+
+  private Behavior<Command> onUsageReport(UsageReport report) {
+    ledger.usageReport(report.sessionId(), report.usedBytes());
+    return this;
+  }
+
+  private Behavior<Command> onCreditReturn(CreditReturn credit) {
+    timers.cancel("credit-" + credit.sessionId());
+    apply(ledger.creditReturn(credit.sessionId(), credit.epoch(), credit.usedBytes()));
+    return this;
+  }
+
+  private void reply(SessionEntry entry, long requestId, MemoryLedger.Decision decision) {
+    if (decision instanceof MemoryLedger.Granted g) {
+      entry
+          .output()
+          .send(
+              new SessionActor.MemDecision(
+                  requestId,
+                  entry.deviceIndex(),
+                  true,
+                  g.jobUsedBytes(),
+                  g.jobLimitBytes(),
+                  g.deviceFreeBytes(),
+                  ""));
+    } else if (decision instanceof MemoryLedger.Refused r) {
+      getContext()
+          .getLog()
+          .debug(
+              "Refused session [{}] on [{}]: {}", entry.spec().sessionId(), gpu.uuid(), r.reason());
+      entry
+          .output()
+          .send(
+              new SessionActor.MemDecision(
+                  requestId,
+                  entry.deviceIndex(),
+                  false,
+                  r.jobUsedBytes(),
+                  r.jobLimitBytes(),
+                  r.deviceFreeBytes(),
+                  r.reason()));
+    }
+    // Deferred: answered when the job's credit comes back.
+  }
+
+  private void apply(List<MemoryLedger.Effect> effects) {
+    for (MemoryLedger.Effect effect : effects) {
+      if (effect instanceof MemoryLedger.CreditGrant g) {
+        SessionEntry entry = sessions.get(g.sessionId());
+        if (entry != null) {
+          entry
+              .ref()
+              .tell(
+                  new SessionActor.CreditGranted(entry.deviceIndex(), g.ceilingBytes(), g.epoch()));
+        }
+      } else if (effect instanceof MemoryLedger.CreditRevoke r) {
+        SessionEntry entry = sessions.get(r.sessionId());
+        if (entry != null) {
+          entry.ref().tell(new SessionActor.CreditRevoked(entry.deviceIndex(), r.epoch()));
+          timers.startSingleTimer(
+              "credit-" + r.sessionId(),
+              new CreditTimeout(r.sessionId(), r.epoch()),
+              CREDIT_RETURN_TIMEOUT);
+        }
+      } else if (effect instanceof MemoryLedger.Resolved r) {
+        SessionEntry entry = sessions.get(r.sessionId());
+        if (entry != null) {
+          reply(entry, r.ticket(), r.decision());
+        }
+      }
+    }
+  }
+
+  private Behavior<Command> onCreditTimeout(CreditTimeout timeout) {
+    List<MemoryLedger.Effect> effects = ledger.expireCredit(timeout.sessionId(), timeout.epoch());
+    getContext()
+        .getLog()
+        .warn(
+            "Session [{}] did not return its credit [{}] on [{}] in time; ended it",
+            timeout.sessionId(),
+            timeout.epoch(),
+            gpu.uuid());
+    apply(effects);
+    return this;
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  private Behavior<Command> onLeaseRequest(LeaseRequest request) {
+    SessionEntry entry = sessions.get(request.sessionId());
+    if (entry == null) {
+      return this;
+    }
+    String jobId = entry.spec().jobId();
+    JobEntry job = jobs.get(jobId);
+    long now = clock.getAsLong();
+    if (job.leaseId != 0 && !job.holders.contains(request.sessionId())) {
+      long left = job.leaseNanos == 0 ? 0 : job.leaseNanos - (now - job.leaseGrantedAt);
+      if (job.leaseNanos == 0 || left > 0) {
+        job.holders.add(request.sessionId());
+        entry.ref().tell(new SessionActor.LeaseGranted(entry.deviceIndex(), job.leaseId, left));
+        return this;
+      }
+    }
+    job.askers.add(request.sessionId());
+    act(scheduler.request(jobId, now), now);
+    return this;
+  }
+
+  private Behavior<Command> onLeaseRelease(LeaseRelease release) {
+    SessionEntry entry = sessions.get(release.sessionId());
+    if (entry == null) {
+      return this;
+    }
+    String jobId = entry.spec().jobId();
+    JobEntry job = jobs.get(jobId);
+    long now = clock.getAsLong();
+    if (!release.idle()) {
+      job.askers.add(release.sessionId());
+    } else {
+      job.askers.remove(release.sessionId());
+    }
+    if (release.leaseId() != job.leaseId || !job.holders.remove(release.sessionId())) {
+      // A late release of a lease already taken back: the scheduler charges nothing more, but
+      // learns that the job is alive.
+      act(
+          scheduler.release(
+              jobId, release.leaseId(), release.gpuTimeNanos(), !job.askers.isEmpty(), now),
+          now);
+      return this;
+    }
+    job.leaseUsedNanos = Math.max(job.leaseUsedNanos, release.gpuTimeNanos());
+    endLeaseIfReleased(jobId, job, now);
+    return this;
+  }
+
+  private Behavior<Command> onTick() {
+    long now = clock.getAsLong();
+    act(scheduler.tick(now), now);
+    return this;
+  }
+
+  /** A session leaves the job's lease: it no longer asks, and no longer holds. */
+  private void leaveLease(String jobId, JobEntry job, long sessionId) {
+    long now = clock.getAsLong();
+    job.askers.remove(sessionId);
+    if (job.leaseId != 0 && job.holders.remove(sessionId)) {
+      job.leaseUsedNanos = Math.max(job.leaseUsedNanos, now - job.leaseGrantedAt);
+      endLeaseIfReleased(jobId, job, now);
+    } else if (job.leaseId == 0 && job.askers.isEmpty()) {
+      act(scheduler.withdraw(jobId, now), now);
+    }
+  }
+
+  private void endLeaseIfReleased(String jobId, JobEntry job, long now) {
+    if (!job.holders.isEmpty()) {
+      return;
+    }
+    long leaseId = job.leaseId;
+    long used = job.leaseUsedNanos;
+    job.leaseId = 0;
+    job.leaseUsedNanos = 0;
+    act(scheduler.release(jobId, leaseId, used, !job.askers.isEmpty(), now), now);
+  }
+
+  /** Carries out what the scheduler decided, then re-arms the timer. */
+  private void act(List<TimeSliceScheduler.Action> actions, long now) {
+    for (TimeSliceScheduler.Action action : actions) {
+      if (action instanceof TimeSliceScheduler.Grant g) {
+        grant(g, now);
+      } else if (action instanceof TimeSliceScheduler.Revoke r) {
+        revoke(r);
+      }
+    }
+    OptionalLong deadline = scheduler.nextDeadlineNanos();
+    if (deadline.isPresent()) {
+      long delay = Math.max(0, deadline.getAsLong() - clock.getAsLong());
+      timers.startSingleTimer(Tick.INSTANCE, Duration.ofNanos(delay));
+    } else {
+      timers.cancel(Tick.INSTANCE);
+    }
+  }
+
+  private void grant(TimeSliceScheduler.Grant g, long now) {
+    JobEntry job = jobs.get(g.jobId());
+    if (job == null || job.askers.isEmpty()) {
+      // nobody is left to use it: give it straight back
+      act(scheduler.release(g.jobId(), g.leaseId(), 0, false, now), now);
+      return;
+    }
+    job.leaseId = g.leaseId();
+    job.leaseGrantedAt = now;
+    job.leaseNanos = g.durationNanos();
+    job.leaseUsedNanos = 0;
+    job.holders.clear();
+    job.holders.addAll(job.askers);
+    job.askers.clear();
+    for (long sessionId : job.holders) {
+      SessionEntry entry = sessions.get(sessionId);
+      entry
+          .ref()
+          .tell(new SessionActor.LeaseGranted(entry.deviceIndex(), g.leaseId(), g.durationNanos()));
+    }
+  }
+
+  private void revoke(TimeSliceScheduler.Revoke r) {
+    JobEntry job = jobs.get(r.jobId());
+    if (job == null || job.leaseId != r.leaseId()) {
+      return;
+    }
+    for (long sessionId : job.holders) {
+      SessionEntry entry = sessions.get(sessionId);
+      entry.ref().tell(new SessionActor.LeaseRevoked(entry.deviceIndex(), r.leaseId()));
+    }
+    if (scheduler.currentLeaseId().orElse(0) != r.leaseId()) {
+      // revoked as overdue: the scheduler has already ended and charged the lease; the holders
+      // still want the GPU
+      job.askers.addAll(job.holders);
+      job.holders.clear();
+      job.leaseId = 0;
+      job.leaseUsedNanos = 0;
+    }
+  }
+
+  // ------------------------------------------------------------------ placement, status
+
+  private Behavior<Command> onPlace(Place place) {
+    JobEntry job = job(place.jobId());
+    job.user = place.user();
+    job.placed = true;
+    job.memoryLimitBytes = place.memoryBytes();
+    job.smLimitPercent = place.smPercent();
+    scheduler.setLimit(place.jobId(), place.smPercent());
+    apply(ledger.setLimit(place.jobId(), place.memoryBytes()));
+    getContext()
+        .getLog()
+        .info(
+            "Job [{}] placed on [{}] with [{}] bytes and [{}] % SM",
+            place.jobId(),
+            gpu.uuid(),
+            place.memoryBytes(),
+            place.smPercent());
+    return this;
+  }
+
+  private Behavior<Command> onUnplace(Unplace unplace) {
+    JobEntry job = jobs.get(unplace.jobId());
+    if (job != null) {
+      job.placed = false;
+      forgetIfIdle(unplace.jobId());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onGetSnapshot(GetSnapshot get) {
+    get.replyTo().tell(snapshot());
+    return this;
+  }
+
+  private Behavior<Command> onGetReport(GetReport get) {
+    JobEntry job = jobs.get(get.jobId());
+    boolean live = job != null;
+    if (!live) {
+      job = history.get(get.jobId());
+    }
+    if (job == null) {
+      get.replyTo().tell(Optional.empty());
+      return this;
+    }
+    if (live) {
+      updateMemoryFigures(get.jobId(), job);
+      updateComputeFigures(get.jobId(), job, clock.getAsLong());
+    }
+    long end = job.endedUnixMs != 0 ? job.endedUnixMs : System.currentTimeMillis();
+    double lifeNanos = Math.max(1, end - job.startedUnixMs) * 1e6;
+    get.replyTo()
+        .tell(
+            Optional.of(
+                new JobReportSnapshot(
+                    get.jobId(),
+                    job.user,
+                    gpu.uuid(),
+                    job.memoryLimitBytes,
+                    job.peakBytes,
+                    job.smLimitPercent,
+                    Math.min(100, 100.0 * job.gpuNanos / lifeNanos),
+                    job.gpuNanos,
+                    job.waitNanos,
+                    job.refusals,
+                    job.startedUnixMs,
+                    job.endedUnixMs,
+                    List.copyOf(job.pids))));
+    return this;
+  }
+
+  private JobEntry job(String jobId) {
+    return jobs.computeIfAbsent(
+        jobId,
+        id -> {
+          history.remove(id);
+          return new JobEntry(System.currentTimeMillis());
+        });
+  }
+
+  private void updateMemoryFigures(String jobId, JobEntry job) {
+    ledger
+        .job(jobId)
+        .ifPresent(
+            u -> {
+              job.peakBytes = Math.max(job.peakBytes, u.peakBytes());
+              job.refusals = u.refusals();
+            });
+  }
+
+  private void updateComputeFigures(String jobId, JobEntry job, long now) {
+    for (TimeSliceScheduler.JobStats s : scheduler.stats(now)) {
+      if (s.jobId().equals(jobId)) {
+        job.gpuNanos = s.gpuNanosTotal();
+        job.waitNanos = s.waitNanosTotal();
+      }
+    }
+  }
+
+  private void forgetIfIdle(String jobId) {
+    JobEntry job = jobs.get(jobId);
+    if (job != null && !job.placed && ledger.sessionsOf(jobId).isEmpty()) {
+      long now = clock.getAsLong();
+      updateMemoryFigures(jobId, job);
+      updateComputeFigures(jobId, job, now);
+      job.endedUnixMs = System.currentTimeMillis();
+      jobs.remove(jobId);
+      history.put(jobId, job);
+      ledger.removeJob(jobId);
+      act(scheduler.removeJob(jobId, now), now);
+    }
+  }
+
+  private GpuSnapshot snapshot() {
+    long now = clock.getAsLong();
+    Map<String, TimeSliceScheduler.JobStats> stats = new HashMap<>();
+    for (TimeSliceScheduler.JobStats s : scheduler.stats(now)) {
+      stats.put(s.jobId(), s);
+    }
+    List<GpuSnapshot.JobSnapshot> list = new ArrayList<>();
+    long used = 0;
+    long committed = 0;
+    double smCommitted = 0;
+    for (Map.Entry<String, JobEntry> e : jobs.entrySet()) {
+      String jobId = e.getKey();
+      JobEntry job = e.getValue();
+      MemoryLedger.JobUsage usage =
+          ledger.job(jobId).orElse(new MemoryLedger.JobUsage(jobId, 0, 0, 0, 0, 0, List.of()));
+      List<GpuSnapshot.ProcessSnapshot> processes = new ArrayList<>();
+      for (MemoryLedger.SessionUsage s : usage.sessions()) {
+        SessionEntry entry = sessions.get(s.sessionId());
+        int pid = entry == null ? 0 : entry.spec().pid();
+        processes.add(
+            new GpuSnapshot.ProcessSnapshot(pid, s.sessionId(), s.usedBytes(), s.heldBytes()));
+      }
+      TimeSliceScheduler.JobStats s =
+          stats.getOrDefault(
+              jobId, new TimeSliceScheduler.JobStats(jobId, 0, 0, 0, 0, 0, 0, 0));
+      used += usage.usedBytes();
+      committed += job.memoryLimitBytes;
+      smCommitted += job.smLimitPercent;
+      list.add(
+          new GpuSnapshot.JobSnapshot(
+              jobId,
+              job.user,
+              usage.usedBytes(),
+              job.memoryLimitBytes,
+              Math.max(job.peakBytes, usage.peakBytes()),
+              usage.refusals(),
+              job.smLimitPercent,
+              s.sharePercentLast10s(),
+              s.gpuNanosTotal(),
+              s.waitNanosTotal(),
+              s.grantLatencyP50Nanos(),
+              s.grantLatencyP99Nanos(),
+              job.placed,
+              processes));
+    }
+    return new GpuSnapshot(gpu, used, committed, smCommitted, list);
+  }
+}

@@ -1,0 +1,19 @@
+package org.softmig.gpu.actor;
+
+import java.util.List;
+
+/** What one GPU knows about a job over its life on that GPU, for {@code softmig report}. */
+public record JobReportSnapshot(
+    String jobId,
+    String user,
+    String gpuUuid,
+    long memoryLimitBytes,
+    long memoryPeakBytes,
+    double smLimitPercent,
+    double smSharePercent,
+    long gpuTimeNanos,
+    long waitNanos,
+    long oomRefusals,
+    long startedUnixMs,
+    long endedUnixMs,
+    List<Integer> pids) {}

@@ -1,0 +1,183 @@
+package org.softmig.gpu.actor;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.softmig.gpu.domain.Placement;
+
+/**
+ * The root of a node's actors: one {@link GpuActor} per physical GPU (fixed at start), one {@link
+ * JobActor} per job with connected processes (created on demand).
+ */
+public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
+
+  public sealed interface Command {}
+
+  /** The node's GPUs and their actors, in index order. */
+  public record GetGpus(ActorRef<Gpus> replyTo) implements Command {}
+
+  public record Gpus(List<GpuRef> gpus) {}
+
+  public record GpuRef(GpuDescriptor gpu, ActorRef<GpuActor.Command> ref) {}
+
+  /**
+   * A process connected and its job is known. The session reports back through {@code output}
+   * (welcome first).
+   */
+  public record OpenSession(SessionSpec spec, List<DeviceRequest> devices, SessionOutput output)
+      implements Command {}
+
+  /**
+   * Reserves a slice for a job on the GPU that fits it best ({@link Placement}); answered with
+   * the decision. Idempotent for the same job and size.
+   */
+  public record Place(
+      String jobId, String user, long memoryBytes, double smPercent,
+      ActorRef<Placement.Decision> replyTo)
+      implements Command {}
+
+  /** Ends a job's placement; answered with false when nothing was placed for it. */
+  public record Release(String jobId, ActorRef<Boolean> replyTo) implements Command {}
+
+  /** From a job actor whose last session ended, after {@code sessionsSeen} sessions. */
+  record JobIdle(String jobId, long sessionsSeen) implements Command {}
+
+  private static final class JobEntry {
+    final ActorRef<JobActor.Command> ref;
+    long sessionsSent;
+
+    JobEntry(ActorRef<JobActor.Command> ref) {
+      this.ref = ref;
+    }
+  }
+
+  private final List<GpuRef> gpus = new ArrayList<>();
+  private final Map<String, ActorRef<GpuActor.Command>> gpusByUuid = new HashMap<>();
+  private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
+  private final Placement placement;
+  private long jobSeq;
+
+  public static Behavior<Command> create(List<GpuDescriptor> gpus, GpuActor.Settings settings) {
+    return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings));
+  }
+
+  private NodeGuardian(
+      ActorContext<Command> ctx, List<GpuDescriptor> descriptors, GpuActor.Settings settings) {
+    super(ctx);
+    for (GpuDescriptor gpu : descriptors) {
+      ActorRef<GpuActor.Command> ref =
+          ctx.spawn(
+              // a bug in one request must not lose the GPU's ledger: keep the state, go on
+              Behaviors.supervise(GpuActor.create(gpu, settings))
+                  .onFailure(SupervisorStrategy.resume()),
+              "gpu-" + gpu.index());
+      gpus.add(new GpuRef(gpu, ref));
+      gpusByUuid.put(gpu.uuid(), ref);
+    }
+    List<Placement.Gpu> placeable = new ArrayList<>();
+    for (GpuDescriptor gpu : descriptors) {
+      placeable.add(new Placement.Gpu(gpu.uuid(), gpu.index(), gpu.memoryTotalBytes()));
+    }
+    placement = new Placement(placeable);
+    ctx.getLog().info("Managing [{}] GPUs", gpus.size());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(OpenSession.class, this::onOpenSession)
+        .onMessage(JobIdle.class, this::onJobIdle)
+        .onMessage(GetGpus.class, this::onGetGpus)
+        .onMessage(Place.class, this::onPlace)
+        .onMessage(Release.class, this::onRelease)
+        .build();
+  }
+
+  private Behavior<Command> onGetGpus(GetGpus get) {
+    get.replyTo().tell(new Gpus(List.copyOf(gpus)));
+    return this;
+  }
+
+  private Behavior<Command> onPlace(Place place) {
+    Placement.Decision decision =
+        placement.place(new Placement.Slice(place.jobId(), place.memoryBytes(), place.smPercent()));
+    if (decision instanceof Placement.Placed placed) {
+      gpusByUuid
+          .get(placed.uuid())
+          .tell(
+              new GpuActor.Place(
+                  place.jobId(), place.user(), place.memoryBytes(), place.smPercent()));
+    }
+    place.replyTo().tell(decision);
+    return this;
+  }
+
+  private Behavior<Command> onRelease(Release release) {
+    Optional<Placement.Gpu> gpu = placement.gpuOf(release.jobId());
+    boolean released = placement.release(release.jobId());
+    gpu.ifPresent(g -> gpusByUuid.get(g.uuid()).tell(new GpuActor.Unplace(release.jobId())));
+    release.replyTo().tell(released);
+    return this;
+  }
+
+  private Behavior<Command> onOpenSession(OpenSession open) {
+    SessionSpec spec = open.spec();
+    List<DeviceRequest> devices = open.devices();
+    Optional<Placement.Slice> slice = placement.sliceOf(spec.jobId());
+    if (slice.isPresent() && spec.source() != LimitSource.ADMIN_CONFIG) {
+      // no admin config file: the placement's slice is the job's limit on its GPU
+      String uuid = placement.gpuOf(spec.jobId()).orElseThrow().uuid();
+      List<DeviceRequest> placed = new ArrayList<>();
+      for (DeviceRequest d : devices) {
+        placed.add(
+            d.uuid().equals(uuid)
+                ? new DeviceRequest(
+                    d.deviceIndex(),
+                    d.uuid(),
+                    d.holdingBytes(),
+                    slice.get().memoryBytes(),
+                    slice.get().smPercent())
+                : d);
+      }
+      devices = placed;
+      spec =
+          new SessionSpec(
+              spec.sessionId(), spec.jobId(), spec.pid(), spec.uid(), spec.user(),
+              LimitSource.PLACEMENT);
+    }
+    List<SessionActor.Binding> bindings = new ArrayList<>();
+    for (DeviceRequest device : devices) {
+      bindings.add(new SessionActor.Binding(device, gpusByUuid.get(device.uuid())));
+    }
+    String jobId = spec.jobId();
+    JobEntry job = jobs.get(jobId);
+    if (job == null) {
+      ActorRef<JobActor.Command> ref =
+          getContext().spawn(JobActor.create(jobId, getContext().getSelf()), "job-" + (++jobSeq));
+      job = new JobEntry(ref);
+      jobs.put(jobId, job);
+    }
+    job.sessionsSent++;
+    job.ref.tell(new JobActor.AddSession(spec, bindings, open.output()));
+    return this;
+  }
+
+  private Behavior<Command> onJobIdle(JobIdle idle) {
+    JobEntry job = jobs.get(idle.jobId());
+    if (job != null && job.sessionsSent == idle.sessionsSeen()) {
+      jobs.remove(idle.jobId());
+      getContext().stop(job.ref);
+    }
+    return this;
+  }
+}

@@ -1,0 +1,442 @@
+package org.softmig.gpu.domain;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The exact memory account of one physical GPU: per job its limit (0 = none), per session (one
+ * connected process) the bytes it holds.
+ *
+ * <p>Invariants, checked by every method that grows a holding:
+ *
+ * <ul>
+ *   <li>a job with a limit never holds more than its limit, except what a reconnecting session
+ *       brought back with it ({@link #attach}); such a job is refused growth until it is under;
+ *   <li>the card never holds more than its total.
+ * </ul>
+ *
+ * <p>Credit (fast path): while a session is its job's only session and the job has a limit, the
+ * session is lent the job's whole remaining limit as a ceiling on its own usage; the ceiling counts
+ * as held. When a second session of the job attaches, the ceiling is revoked; reserves of the
+ * other sessions of that job wait ({@link Deferred}) until the holder returns its exact usage (or
+ * goes away).
+ *
+ * <p>Not thread-safe: one owner (the GPU actor) calls it.
+ */
+public final class MemoryLedger {
+
+  /** The answer to a reserve. */
+  public sealed interface Decision permits Granted, Refused, Deferred {}
+
+  /**
+   * The bytes are the session's; figures are after the decision ({@code jobUsedBytes} is what the
+   * job's sessions use, without unused credit).
+   */
+  public record Granted(long jobUsedBytes, long jobLimitBytes, long deviceFreeBytes)
+      implements Decision {}
+
+  /** Not granted; {@code reason} names the numbers. */
+  public record Refused(
+      String reason, long jobUsedBytes, long jobLimitBytes, long deviceFreeBytes)
+      implements Decision {}
+
+  /** Waits for a credit return; resolved later through a {@link Resolved} effect. */
+  public record Deferred() implements Decision {}
+
+  /** Something the owner has to tell a session. */
+  public sealed interface Effect permits CreditGrant, CreditRevoke, Resolved {}
+
+  /** The session may now use up to {@code ceilingBytes} without asking. */
+  public record CreditGrant(long sessionId, long ceilingBytes, long epoch) implements Effect {}
+
+  /** The session must stop allocating locally and return its exact usage. */
+  public record CreditRevoke(long sessionId, long epoch) implements Effect {}
+
+  /** A deferred reserve was decided. */
+  public record Resolved(long sessionId, long ticket, Decision decision) implements Effect {}
+
+  /** A job's figures, for status. */
+  public record JobUsage(
+      String jobId,
+      long limitBytes,
+      long heldBytes,
+      long usedBytes,
+      long peakBytes,
+      long refusals,
+      List<SessionUsage> sessions) {}
+
+  /** A session's figures, for status. */
+  public record SessionUsage(long sessionId, long heldBytes, long usedBytes, long ceilingBytes) {}
+
+  private static final class Job {
+    final String id;
+    long limit;
+    long held;
+    long used;
+    long peak;
+    long refusals;
+    final Set<Session> sessions = new LinkedHashSet<>();
+
+    Job(String id) {
+      this.id = id;
+    }
+  }
+
+  private static final class Session {
+    final long id;
+    final Job job;
+    long held;
+    long used;
+    long ceiling; // > 0 while the session holds a credit
+    long epoch;
+    boolean revoking;
+
+    Session(long id, Job job) {
+      this.id = id;
+      this.job = job;
+    }
+
+    boolean credited() {
+      return ceiling > 0;
+    }
+  }
+
+  private record Pending(long sessionId, long ticket, long bytes) {}
+
+  private final String name;
+  private final long totalBytes;
+  private final Map<String, Job> jobs = new LinkedHashMap<>();
+  private final Map<Long, Session> sessions = new HashMap<>();
+  private final ArrayDeque<Pending> deferred = new ArrayDeque<>();
+  private long held;
+  private long nextEpoch = 1;
+
+  /**
+   * @param name how refusals name the card, e.g. its UUID
+   * @param totalBytes the card's memory
+   */
+  public MemoryLedger(String name, long totalBytes) {
+    if (totalBytes <= 0) {
+      throw new IllegalArgumentException("total bytes must be positive: " + totalBytes);
+    }
+    this.name = name;
+    this.totalBytes = totalBytes;
+  }
+
+  public long totalBytes() {
+    return totalBytes;
+  }
+
+  /** Bytes held on the card, credits included. */
+  public long heldBytes() {
+    return held;
+  }
+
+  public long freeBytes() {
+    return totalBytes - held;
+  }
+
+  public boolean hasJob(String jobId) {
+    return jobs.containsKey(jobId);
+  }
+
+  public boolean hasSession(long sessionId) {
+    return sessions.containsKey(sessionId);
+  }
+
+  /**
+   * Sets a job's limit (0 = none), creating the job if needed. A credit the job holds is revoked
+   * so that it is granted again under the new limit.
+   */
+  public List<Effect> setLimit(String jobId, long limitBytes) {
+    if (limitBytes < 0) {
+      throw new IllegalArgumentException("limit must not be negative: " + limitBytes);
+    }
+    Job job = jobs.computeIfAbsent(jobId, Job::new);
+    if (job.limit == limitBytes) {
+      return List.of();
+    }
+    job.limit = limitBytes;
+    List<Effect> effects = new ArrayList<>();
+    for (Session s : job.sessions) {
+      if (s.credited() && !s.revoking) {
+        s.revoking = true;
+        effects.add(new CreditRevoke(s.id, s.epoch));
+      }
+    }
+    if (effects.isEmpty()) {
+      maybeGrantCredit(job, effects);
+    }
+    return effects;
+  }
+
+  /** Removes a job that has no sessions left; false if it still has some (or is unknown). */
+  public boolean removeJob(String jobId) {
+    Job job = jobs.get(jobId);
+    if (job == null || !job.sessions.isEmpty()) {
+      return false;
+    }
+    jobs.remove(jobId);
+    return true;
+  }
+
+  /**
+   * A session of a job attaches, holding {@code heldBytes} already (a reconnect; 0 otherwise).
+   * What it brings back is accepted even over the job's limit or the card; the job is then refused
+   * growth until it is under.
+   */
+  public List<Effect> attach(String jobId, long sessionId, long heldBytes) {
+    if (sessions.containsKey(sessionId)) {
+      throw new IllegalStateException("session " + sessionId + " is already attached");
+    }
+    if (heldBytes < 0) {
+      throw new IllegalArgumentException("held bytes must not be negative: " + heldBytes);
+    }
+    Job job = jobs.computeIfAbsent(jobId, Job::new);
+    Session session = new Session(sessionId, job);
+    List<Effect> effects = new ArrayList<>();
+    for (Session other : job.sessions) {
+      if (other.credited() && !other.revoking) {
+        other.revoking = true;
+        effects.add(new CreditRevoke(other.id, other.epoch));
+      }
+    }
+    job.sessions.add(session);
+    sessions.put(sessionId, session);
+    setHolding(session, heldBytes, heldBytes);
+    maybeGrantCredit(job, effects);
+    return effects;
+  }
+
+  /**
+   * Asks for {@code bytes} more for a session. {@code ticket} comes back in a {@link Resolved}
+   * effect if the decision is {@link Deferred}.
+   */
+  public Decision reserve(long sessionId, long bytes, long ticket) {
+    Session session = sessions.get(sessionId);
+    if (session == null) {
+      return new Refused("unknown session " + sessionId, 0, 0, freeBytes());
+    }
+    if (bytes < 0) {
+      return refuse(session, "a negative size " + bytes);
+    }
+    if (!session.credited() && creditOutstanding(session.job)) {
+      deferred.add(new Pending(sessionId, ticket, bytes));
+      return new Deferred();
+    }
+    return decide(session, bytes);
+  }
+
+  /** Gives back bytes; never fails, clamps at zero. */
+  public void free(long sessionId, long bytes) {
+    Session session = sessions.get(sessionId);
+    if (session == null || bytes <= 0) {
+      return;
+    }
+    long used = Math.max(0, session.used - bytes);
+    setHolding(session, holdingFor(session, used), used);
+  }
+
+  /** A credited session says how much it uses now; ignored for exact sessions. */
+  public void usageReport(long sessionId, long usedBytes) {
+    Session session = sessions.get(sessionId);
+    if (session == null || !session.credited() || usedBytes < 0) {
+      return;
+    }
+    setHolding(session, Math.max(session.ceiling, usedBytes), usedBytes);
+  }
+
+  /**
+   * The credit holder stopped allocating locally and says what it uses: the ceiling drops to that
+   * usage, deferred reserves of the job are decided. Answers for an old epoch are ignored.
+   */
+  public List<Effect> creditReturn(long sessionId, long epoch, long usedBytes) {
+    Session session = sessions.get(sessionId);
+    if (session == null || !session.credited() || session.epoch != epoch || usedBytes < 0) {
+      return List.of();
+    }
+    session.ceiling = 0;
+    session.revoking = false;
+    setHolding(session, usedBytes, usedBytes);
+    List<Effect> effects = new ArrayList<>();
+    resolveDeferred(session.job, effects);
+    maybeGrantCredit(session.job, effects);
+    return effects;
+  }
+
+  /** Ends an outstanding credit as if the holder had returned its last reported usage. */
+  public List<Effect> expireCredit(long sessionId) {
+    Session session = sessions.get(sessionId);
+    if (session == null || !session.credited()) {
+      return List.of();
+    }
+    return creditReturn(sessionId, session.epoch, session.used);
+  }
+
+  /**
+   * Ends the session's credit of {@code epoch} if it is still being revoked (the holder did not
+   * answer in time), as if it had returned its last reported usage.
+   */
+  public List<Effect> expireCredit(long sessionId, long epoch) {
+    Session session = sessions.get(sessionId);
+    if (session == null || !session.credited() || !session.revoking || session.epoch != epoch) {
+      return List.of();
+    }
+    return creditReturn(sessionId, epoch, session.used);
+  }
+
+  /** The session went away: everything it held is released at once. */
+  public List<Effect> detach(long sessionId) {
+    Session session = sessions.remove(sessionId);
+    if (session == null) {
+      return List.of();
+    }
+    setHolding(session, 0, 0);
+    Job job = session.job;
+    job.sessions.remove(session);
+    deferred.removeIf(p -> p.sessionId() == sessionId);
+    List<Effect> effects = new ArrayList<>();
+    resolveDeferred(job, effects);
+    maybeGrantCredit(job, effects);
+    return effects;
+  }
+
+  /** The sessions of a job, in attach order. */
+  public List<Long> sessionsOf(String jobId) {
+    Job job = jobs.get(jobId);
+    if (job == null) {
+      return List.of();
+    }
+    List<Long> ids = new ArrayList<>();
+    job.sessions.forEach(s -> ids.add(s.id));
+    return ids;
+  }
+
+  public Optional<JobUsage> job(String jobId) {
+    Job job = jobs.get(jobId);
+    return job == null ? Optional.empty() : Optional.of(usage(job));
+  }
+
+  public List<JobUsage> jobs() {
+    List<JobUsage> list = new ArrayList<>();
+    jobs.values().forEach(j -> list.add(usage(j)));
+    list.sort(Comparator.comparing(JobUsage::jobId));
+    return list;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private JobUsage usage(Job job) {
+    List<SessionUsage> list = new ArrayList<>();
+    for (Session s : job.sessions) {
+      list.add(new SessionUsage(s.id, s.held, s.used, s.ceiling));
+    }
+    return new JobUsage(job.id, job.limit, job.held, job.used, job.peak, job.refusals, list);
+  }
+
+  private static long holdingFor(Session session, long used) {
+    return session.credited() ? Math.max(session.ceiling, used) : used;
+  }
+
+  private void setHolding(Session session, long newHeld, long newUsed) {
+    Job job = session.job;
+    long heldDelta = newHeld - session.held;
+    long usedDelta = newUsed - session.used;
+    session.held = newHeld;
+    session.used = newUsed;
+    job.held += heldDelta;
+    job.used += usedDelta;
+    job.peak = Math.max(job.peak, job.used);
+    held += heldDelta;
+  }
+
+  private Decision decide(Session session, long bytes) {
+    Job job = session.job;
+    long newUsed;
+    try {
+      newUsed = Math.addExact(session.used, bytes);
+    } catch (ArithmeticException e) {
+      return refuse(session, "a size of " + bytes + " bytes that overflows");
+    }
+    long newHeld = holdingFor(session, newUsed);
+    long growth = newHeld - session.held;
+    if (growth > 0) {
+      if (job.limit > 0 && job.held + growth > job.limit) {
+        return refuse(
+            session,
+            String.format(
+                "%d bytes would take job %s to %d bytes, over its limit of %d bytes on %s"
+                    + " (it holds %d)",
+                bytes, job.id, job.held + growth, job.limit, name, job.held));
+      }
+      if (held + growth > totalBytes) {
+        return refuse(
+            session,
+            String.format(
+                "%d bytes do not fit on %s: %d of %d bytes free", bytes, name, freeBytes(),
+                totalBytes));
+      }
+    }
+    setHolding(session, newHeld, newUsed);
+    return new Granted(job.used, job.limit, freeBytes());
+  }
+
+  private Refused refuse(Session session, String reason) {
+    session.job.refusals++;
+    return new Refused(reason, session.job.used, session.job.limit, freeBytes());
+  }
+
+  private static boolean creditOutstanding(Job job) {
+    for (Session s : job.sessions) {
+      if (s.credited()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Lends the remaining limit to a job's only session, if it has a limit and no credit. */
+  private void maybeGrantCredit(Job job, List<Effect> effects) {
+    if (job.limit <= 0 || job.sessions.size() != 1) {
+      return;
+    }
+    Session session = job.sessions.iterator().next();
+    if (session.credited()) {
+      return;
+    }
+    long ceiling = Math.min(job.limit, session.held + freeBytes());
+    if (ceiling <= session.used) {
+      return; // nothing to lend: the job is at (or over) its limit, or the card is full
+    }
+    session.ceiling = ceiling;
+    session.epoch = nextEpoch++;
+    session.revoking = false;
+    setHolding(session, ceiling, session.used);
+    effects.add(new CreditGrant(session.id, ceiling, session.epoch));
+  }
+
+  private void resolveDeferred(Job job, List<Effect> effects) {
+    if (creditOutstanding(job)) {
+      return;
+    }
+    Iterator<Pending> it = deferred.iterator();
+    while (it.hasNext()) {
+      Pending p = it.next();
+      Session s = sessions.get(p.sessionId());
+      if (s == null || s.job != job) {
+        continue;
+      }
+      it.remove();
+      effects.add(new Resolved(p.sessionId(), p.ticket(), decide(s, p.bytes())));
+    }
+  }
+}
