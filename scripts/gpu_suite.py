@@ -469,7 +469,7 @@ class Suite:
         out = self.run_together(
             specs, seconds + 60,
             probe=(lambda: probe.setdefault("status", self.status())) if status_probe else None,
-            probe_after=max(0.5, seconds - 2.5))
+            probe_after=max(0.5, seconds * 0.6))  # the CLI needs a JVM start before it asks
         self.results.raw(f"compute.{phase}.{name}", {"limits": limits, "jobs": out,
                                                       "status": probe.get("status")})
         rate0 = base["kernel_rate"]
