@@ -4,7 +4,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +28,7 @@ public final class NvmlGpuInventory implements GpuInventory {
   private final Map<String, Integer> indexByUuid;
   private volatile boolean computeV2;
   private volatile boolean graphicsV2;
-  private volatile boolean graphicsUnsupported;
+  private final Set<Integer> graphicsUnsupported = ConcurrentHashMap.newKeySet();
 
   private NvmlGpuInventory(NvmlApi api, List<GpuInfo> gpus) {
     this.api = api;
@@ -137,7 +139,7 @@ public final class NvmlGpuInventory implements GpuInventory {
   }
 
   private List<NvmlApi.ProcessInfo> graphicsProcesses(int index) {
-    if (graphicsUnsupported) {
+    if (graphicsUnsupported.contains(index)) {
       return List.of();
     }
     try {
@@ -157,7 +159,7 @@ public final class NvmlGpuInventory implements GpuInventory {
         throw e;
       }
       // Compute-only boards and some drivers have no graphics process list: compute is enough.
-      graphicsUnsupported = true;
+      graphicsUnsupported.add(index);
       return List.of();
     }
   }

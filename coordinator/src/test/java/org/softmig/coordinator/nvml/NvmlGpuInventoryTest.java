@@ -122,16 +122,19 @@ class NvmlGpuInventoryTest {
   }
 
   @Test
-  void readsComputeProcessesOnlyWhereGraphicsAreNotSupported() {
-    FakeNvml nvml = new FakeNvml(1).fail("graphicsProcessesV3", Nvml.NVML_ERROR_NOT_SUPPORTED);
-    nvml.devices.get(0).compute.add(new ProcessInfo(7, 123));
+  void readsComputeProcessesOnlyOnAGpuWithoutGraphics() {
+    FakeNvml nvml = new FakeNvml(2).fail("graphicsProcessesV3@1", Nvml.NVML_ERROR_NOT_SUPPORTED);
+    nvml.devices.get(0).graphics.add(new ProcessInfo(5, 10));
+    nvml.devices.get(1).compute.add(new ProcessInfo(7, 123));
     NvmlGpuInventory inventory = NvmlGpuInventory.discover(nvml);
-    String uuid = nvml.devices.get(0).uuid;
+    String gpu0 = nvml.devices.get(0).uuid;
+    String gpu1 = nvml.devices.get(1).uuid;
 
-    assertThat(inventory.processes(uuid)).containsExactly(new ProcessUsage(7, 123));
-    assertThat(inventory.processes(uuid)).containsExactly(new ProcessUsage(7, 123));
+    assertThat(inventory.processes(gpu1)).containsExactly(new ProcessUsage(7, 123));
+    assertThat(inventory.processes(gpu1)).containsExactly(new ProcessUsage(7, 123));
+    assertThat(inventory.processes(gpu0)).containsExactly(new ProcessUsage(5, 10));
 
-    assertThat(nvml.callCount("graphicsProcessesV3")).isEqualTo(1);
+    assertThat(nvml.callCount("graphicsProcessesV3")).isEqualTo(2);
   }
 
   @Test
