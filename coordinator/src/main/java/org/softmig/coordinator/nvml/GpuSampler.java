@@ -16,9 +16,17 @@ import java.util.concurrent.Executors;
  */
 public final class GpuSampler implements AutoCloseable {
 
-  /** One GPU's processes and utilisation; {@code error} is null when both were read. */
+  /**
+   * One GPU's processes, memory in use and utilisation. {@code memoryUsedBytes} is NVML's figure
+   * for the whole card, -1 where there is none (simulated GPUs: use the ledger); {@code
+   * utilizationPercent} is -1 when unknown; {@code error} is null when everything was read.
+   */
   public record GpuSample(
-      String uuid, List<ProcessUsage> processes, int utilizationPercent, String error) {
+      String uuid,
+      List<ProcessUsage> processes,
+      long memoryUsedBytes,
+      int utilizationPercent,
+      String error) {
     public GpuSample {
       processes = List.copyOf(processes);
     }
@@ -71,12 +79,20 @@ public final class GpuSampler implements AutoCloseable {
     try {
       processes = inventory.processes(uuid);
     } catch (RuntimeException e) {
-      return new GpuSample(uuid, List.of(), -1, "processes: " + e.getMessage());
+      return new GpuSample(uuid, List.of(), -1, -1, "processes: " + e.getMessage());
+    }
+    long used = -1;
+    if (inventory instanceof NvmlGpuInventory) {
+      try {
+        used = ((NvmlGpuInventory) inventory).memoryUsedBytes(uuid);
+      } catch (RuntimeException e) {
+        return new GpuSample(uuid, processes, -1, -1, "memory: " + e.getMessage());
+      }
     }
     try {
-      return new GpuSample(uuid, processes, inventory.utilizationPercent(uuid), null);
+      return new GpuSample(uuid, processes, used, inventory.utilizationPercent(uuid), null);
     } catch (RuntimeException e) {
-      return new GpuSample(uuid, processes, -1, "utilization: " + e.getMessage());
+      return new GpuSample(uuid, processes, used, -1, "utilization: " + e.getMessage());
     }
   }
 

@@ -100,6 +100,14 @@ public final class NvmlGpuInventory implements GpuInventory {
     return out;
   }
 
+  /**
+   * Device memory in use on the whole GPU (nvmlMemory_t.used: total - free, which includes what
+   * the driver reserves), whoever holds it. Blocking.
+   */
+  public long memoryUsedBytes(String uuid) {
+    return api.memory(indexOf(uuid)).usedBytes();
+  }
+
   /** -1 when the GPU cannot tell (MIG enabled, or no sample yet). */
   @Override
   public int utilizationPercent(String uuid) {

@@ -13,6 +13,7 @@ final class FakeNvml implements NvmlApi {
     String name = "NVIDIA H100 80GB HBM3";
     String pciBusId;
     long totalBytes = 80L << 30;
+    long usedBytes = 0;
     Integer migMode = null; // null: NOT_SUPPORTED
     List<ProcessInfo> compute = new ArrayList<>();
     List<ProcessInfo> graphics = new ArrayList<>();
@@ -85,7 +86,7 @@ final class FakeNvml implements NvmlApi {
   @Override
   public Memory memory(int index) {
     Device d = enter("memory", index);
-    return new Memory(d.totalBytes, d.totalBytes, 0);
+    return new Memory(d.totalBytes, d.totalBytes - d.usedBytes, d.usedBytes);
   }
 
   @Override

@@ -19,7 +19,7 @@ class NvmlReconcileMappingTest {
   @Test
   void mapsAFindingToTheStatusEntry() {
     Reconciler.Finding f =
-        new Reconciler.Finding("GPU-a", 4343, "bob", "77", 1 << 30, Reconciler.Reason.OVER_LIMIT, true);
+        new Reconciler.Finding("GPU-a", 4343, "bob", "77", 1 << 30, Reconciler.Reason.OVER_LIMIT, true, true);
 
     assertThat(ReconcileMapping.unmanaged(f, true))
         .isEqualTo(

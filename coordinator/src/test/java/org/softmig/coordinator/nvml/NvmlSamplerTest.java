@@ -19,6 +19,7 @@ class NvmlSamplerTest {
     FakeNvml nvml = new FakeNvml(2);
     nvml.devices.get(0).compute.add(new ProcessInfo(11, 2048));
     nvml.devices.get(0).utilization = new NvmlApi.Utilization(55, 0);
+    nvml.devices.get(0).usedBytes = 3L << 30;
     NvmlGpuInventory inventory = NvmlGpuInventory.discover(nvml);
     nvml.fail("computeProcessesV3@1", Nvml.NVML_ERROR_GPU_IS_LOST);
 
@@ -28,7 +29,8 @@ class NvmlSamplerTest {
       assertThat(samples).hasSize(2);
       assertThat(samples.get(0))
           .isEqualTo(
-              new GpuSample(nvml.devices.get(0).uuid, List.of(new ProcessUsage(11, 2048)), 55, null));
+              new GpuSample(
+                  nvml.devices.get(0).uuid, List.of(new ProcessUsage(11, 2048)), 3L << 30, 55, null));
       assertThat(samples.get(1).ok()).isFalse();
       assertThat(samples.get(1).error()).contains("processes");
       assertThat(samples.get(1).utilizationPercent()).isEqualTo(-1);
@@ -72,7 +74,9 @@ class NvmlSamplerTest {
       release.countDown();
 
       assertThat(second).isSameAs(first);
-      assertThat(first.get(10, TimeUnit.SECONDS)).hasSize(1);
+      assertThat(first.get(10, TimeUnit.SECONDS))
+          .singleElement()
+          .satisfies(g -> assertThat(g.memoryUsedBytes()).isEqualTo(-1));
       assertThat(sampler.sample()).isNotSameAs(first);
     }
   }

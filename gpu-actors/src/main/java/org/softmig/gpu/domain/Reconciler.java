@@ -128,9 +128,19 @@ public final class Reconciler {
       long limitBytes,
       boolean overLimit) {}
 
-  /** A process to list under unmanaged_processes, and to kill when {@code kill} is set. */
+  /**
+   * A process to list under unmanaged_processes, and to kill when {@code kill} is set. {@code
+   * newlyFound} is true in the first round that reports it (log it then, not every second).
+   */
   public record Finding(
-      String uuid, int pid, String user, String jobId, long usedBytes, Reason reason, boolean kill) {}
+      String uuid,
+      int pid,
+      String user,
+      String jobId,
+      long usedBytes,
+      Reason reason,
+      boolean kill,
+      boolean newlyFound) {}
 
   public record Result(
       List<Discrepancy> discrepancies, List<JobUsage> jobs, List<Finding> findings) {
@@ -156,6 +166,7 @@ public final class Reconciler {
 
   private final Settings settings;
   private Map<Condition, Long> firstSeen = new HashMap<>();
+  private Set<Condition> reported = new HashSet<>();
 
   public Reconciler(Settings settings) {
     this.settings = Objects.requireNonNull(settings, "settings");
@@ -199,17 +210,28 @@ public final class Reconciler {
       reconcileGpu(gpu, owners, discrepancies, jobs, candidates);
     }
     Map<Condition, Long> seen = new HashMap<>();
+    Set<Condition> nowReported = new HashSet<>();
     List<Finding> findings = new ArrayList<>();
     for (Candidate c : candidates) {
       Condition key = new Condition(c.uuid, c.pid, c.reason);
       long since = firstSeen.getOrDefault(key, nowNanos);
       seen.put(key, since);
       if (nowNanos - since >= settings.graceNanos()) {
+        nowReported.add(key);
         findings.add(
-            new Finding(c.uuid, c.pid, c.user, c.jobId, c.usedBytes, c.reason, shouldKill(c)));
+            new Finding(
+                c.uuid,
+                c.pid,
+                c.user,
+                c.jobId,
+                c.usedBytes,
+                c.reason,
+                shouldKill(c),
+                !reported.contains(key)));
       }
     }
     firstSeen = seen;
+    reported = nowReported;
     findings.sort(Comparator.comparing(Finding::uuid).thenComparingInt(Finding::pid));
     return new Result(discrepancies, jobs, findings);
   }

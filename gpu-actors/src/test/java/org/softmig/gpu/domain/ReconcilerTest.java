@@ -231,6 +231,19 @@ class ReconcilerTest {
   }
 
   @Test
+  void aFindingIsNewOnlyInItsFirstRound() {
+    Node node = Node.slicedGpu().nvml(200, GIB);
+    Reconciler r = node.reconciler();
+
+    r.reconcile(node.inputs(), Map.of(), 0);
+    Finding first = r.reconcile(node.inputs(), Map.of(), GRACE).findings().get(0);
+    Finding second = r.reconcile(node.inputs(), Map.of(), GRACE + 1).findings().get(0);
+
+    assertThat(first.newlyFound()).isTrue();
+    assertThat(second.newlyFound()).isFalse();
+  }
+
+  @Test
   void aConditionThatClearsStartsItsGracePeriodAgain() {
     Node with = Node.slicedGpu().kill().nvml(200, GIB);
     Node without = Node.slicedGpu().kill();
