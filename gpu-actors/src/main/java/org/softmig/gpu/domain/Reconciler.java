@@ -264,7 +264,7 @@ public final class Reconciler {
       discrepancies.add(new Discrepancy(gpu.uuid(), s.pid(), s.jobId(), nvml, s.trackedBytes()));
       tallies
           .computeIfAbsent(s.jobId(), j -> new JobTally())
-          .add(s.pid(), s.user(), nvml, s.trackedBytes());
+          .add(s.pid(), s.user(), nvml, s.trackedBytes(), nvmlByPid.containsKey(s.pid()));
     }
     for (Map.Entry<Integer, Long> e : nvmlByPid.entrySet()) {
       int pid = e.getKey();
@@ -292,6 +292,9 @@ public final class Reconciler {
       jobs.add(new JobUsage(gpu.uuid(), jobId, t.nvmlBytes, t.trackedBytes, limit, over));
       if (over) {
         for (JobTally.Member m : t.members) {
+          if (!m.onGpu) {
+            continue; // a session NVML does not list holds nothing on this GPU
+          }
           if (!m.unmanaged || !gpu.holdsSlices()) {
             // On a GPU with slices a process without a session already is a finding; once is
             // enough.
@@ -316,20 +319,20 @@ public final class Reconciler {
 
   /** A job's processes on one GPU, while a round adds them up. */
   private static final class JobTally {
-    private record Member(int pid, String user, long nvmlBytes, boolean unmanaged) {}
+    private record Member(int pid, String user, long nvmlBytes, boolean unmanaged, boolean onGpu) {}
 
     private final List<Member> members = new ArrayList<>();
     private long nvmlBytes;
     private long trackedBytes;
 
-    void add(int pid, String user, long nvml, long tracked) {
-      members.add(new Member(pid, user, nvml, false));
+    void add(int pid, String user, long nvml, long tracked, boolean onGpu) {
+      members.add(new Member(pid, user, nvml, false, onGpu));
       nvmlBytes += nvml;
       trackedBytes += tracked;
     }
 
     void addUnmanaged(int pid, String user, long nvml) {
-      members.add(new Member(pid, user, nvml, true));
+      members.add(new Member(pid, user, nvml, true, true));
       nvmlBytes += nvml;
     }
   }

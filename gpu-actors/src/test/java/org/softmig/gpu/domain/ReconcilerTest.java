@@ -147,6 +147,14 @@ class ReconcilerTest {
                 .session(101, "1", "alice", 300 * MIB),
             List.of("GPU-a 100 alice job=1 over limit kill", "GPU-a 101 alice job=1 over limit kill")),
         Arguments.of(
+            "a session NVML does not list on the GPU is not part of an over-limit finding",
+            Node.slicedGpu()
+                .limit("1", GIB)
+                .nvml(100, 2 * GIB)
+                .session(100, "1", "alice", GIB)
+                .session(102, "1", "alice", 0),
+            List.of("GPU-a 100 alice job=1 over limit report")),
+        Arguments.of(
             "a job within its tolerance is fine",
             Node.slicedGpu()
                 .kill()
