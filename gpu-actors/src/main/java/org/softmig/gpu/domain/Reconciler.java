@@ -65,7 +65,12 @@ public final class Reconciler {
   public record ObservedProcess(int pid, long usedBytes) {}
 
   /** A shim session on a GPU: its process, job, user and the bytes the ledger holds for it. */
-  public record Session(int pid, String jobId, String user, long trackedBytes) {}
+  public record Session(int pid, String jobId, String user, long trackedBytes) {
+    public Session {
+      Objects.requireNonNull(jobId, "jobId");
+      user = user == null ? "" : user;
+    }
+  }
 
   /**
    * Who owns a process without a session, as the kernel says (uid, cgroup). {@code jobId} is
@@ -73,6 +78,11 @@ public final class Reconciler {
    */
   public record ProcessOwner(String user, String jobId) {
     public static final ProcessOwner UNKNOWN = new ProcessOwner("", "");
+
+    public ProcessOwner {
+      user = user == null ? "" : user;
+      jobId = jobId == null ? "" : jobId;
+    }
   }
 
   /**
