@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,7 +20,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
+import org.softmig.coordinator.metrics.MetricsServer;
+import org.softmig.coordinator.metrics.NodeMetrics;
 import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.nvml.GpuSampler;
+import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.shim.Peer;
 import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
@@ -27,11 +32,14 @@ import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.Reconciler;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
- * per GPU of the inventory, and the Unix socket server. {@link #close()} stops all of it.
+ * per GPU of the inventory, the Unix socket server, the once-a-second reconciliation with NVML
+ * ({@link ReconcileLoop}) and, with a metrics port, the Prometheus endpoint. {@link #close()}
+ * stops all of it.
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -42,22 +50,41 @@ public final class Coordinator implements AutoCloseable {
   private final ActorSystem<NodeGuardian.Command> system;
   private final LocalNode node;
   private final ShimServer server;
+  private final GpuSampler sampler;
+  private final ReconcileLoop reconcile;
+  private final MetricsServer metricsServer;
 
   private Coordinator(
       NodeSettings settings,
       GpuInventory inventory,
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
-      ShimServer server) {
+      ShimServer server,
+      GpuSampler sampler,
+      ReconcileLoop reconcile,
+      MetricsServer metricsServer) {
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
     this.node = node;
     this.server = server;
+    this.sampler = sampler;
+    this.reconcile = reconcile;
+    this.metricsServer = metricsServer;
   }
 
-  /** Starts a coordinator; the inventory is closed with it. */
+  /** Starts a coordinator; the inventory is closed with it. Kills are real SIGKILLs. */
   public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
+    return start(settings, inventory, ProcessKiller.sigkill(), ReconcileLoop.Settings.defaults());
+  }
+
+  /** As {@link #start(NodeSettings, GpuInventory)}, with the killer and round timing given. */
+  public static Coordinator start(
+      NodeSettings settings,
+      GpuInventory inventory,
+      ProcessKiller killer,
+      ReconcileLoop.Settings reconcileSettings)
+      throws Exception {
     List<GpuDescriptor> descriptors = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
@@ -75,6 +102,9 @@ public final class Coordinator implements AutoCloseable {
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
     ShimServer server = null;
+    GpuSampler sampler = null;
+    ReconcileLoop reconcile = null;
+    MetricsServer metricsServer = null;
     try {
       joinCluster(system, settings);
       NodeGuardian.Gpus gpus =
@@ -105,13 +135,46 @@ public final class Coordinator implements AutoCloseable {
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
       server = ShimServer.start(settings.socket(), 2, services);
+      NodeMetrics metrics = null;
+      if (settings.metricsPort() > 0) {
+        metrics = new NodeMetrics(settings.nodeName());
+        metricsServer = MetricsServer.start(metrics.registry(), settings.metricsPort());
+      }
+      sampler = new GpuSampler(inventory);
+      reconcile =
+          ReconcileLoop.start(
+              node,
+              sampler,
+              new Reconciler(
+                  new Reconciler.Settings(
+                      settings.unmanagedPolicy(),
+                      reconcileSettings.toleranceBytes(),
+                      reconcileSettings.graceNanos(),
+                      Set.of())),
+              new JobIdentityResolver(
+                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              settings.procRoot(),
+              killer,
+              metrics,
+              reconcileSettings);
       log.info(
-          "Coordinator [{}] up with [{}] GPU(s) on [{}]",
+          "Coordinator [{}] up with [{}] GPU(s) on [{}], unmanaged processes: [{}]",
           settings.nodeName(),
           descriptors.size(),
-          settings.socket());
-      return new Coordinator(settings, inventory, system, node, server);
+          settings.socket(),
+          settings.unmanagedPolicy().configValue());
+      return new Coordinator(
+          settings, inventory, system, node, server, sampler, reconcile, metricsServer);
     } catch (Exception e) {
+      if (reconcile != null) {
+        reconcile.close();
+      }
+      if (sampler != null) {
+        sampler.close();
+      }
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       if (server != null) {
         server.close();
       }
@@ -174,6 +237,11 @@ public final class Coordinator implements AutoCloseable {
     return server.socket();
   }
 
+  /** The metrics endpoint's port, or 0 when metrics are off. */
+  public int metricsPort() {
+    return metricsServer == null ? 0 : metricsServer.port();
+  }
+
   /** Blocks until the actor system ends. */
   public void awaitTermination() throws Exception {
     system.getWhenTerminated().toCompletableFuture().get();
@@ -181,6 +249,11 @@ public final class Coordinator implements AutoCloseable {
 
   @Override
   public void close() {
+    reconcile.close();
+    sampler.close();
+    if (metricsServer != null) {
+      metricsServer.close();
+    }
     server.close();
     system.terminate();
     try {

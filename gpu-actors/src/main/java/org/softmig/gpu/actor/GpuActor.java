@@ -74,6 +74,17 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record GetSnapshot(ActorRef<GpuSnapshot> replyTo) implements Command {}
 
+  /**
+   * Each job's device memory beyond what its sessions track (contexts, modules), as NVML sees it
+   * on this GPU; jobs not named have none. Counts against the job's limit ({@link
+   * MemoryLedger#setOverhead}).
+   */
+  public record SetOverhead(Map<String, Long> overheadBytesByJob) implements Command {
+    public SetOverhead {
+      overheadBytesByJob = Map.copyOf(overheadBytesByJob);
+    }
+  }
+
   /** Answered with what this GPU knows of the job, if anything. */
   public record GetReport(String jobId, ActorRef<Optional<JobReportSnapshot>> replyTo)
       implements Command {}
@@ -177,6 +188,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(Place.class, this::onPlace)
         .onMessage(Unplace.class, this::onUnplace)
         .onMessage(GetSnapshot.class, this::onGetSnapshot)
+        .onMessage(SetOverhead.class, this::onSetOverhead)
         .onMessage(GetReport.class, this::onGetReport)
         .build();
   }
@@ -489,6 +501,20 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (job != null) {
       job.placed = false;
       forgetIfIdle(unplace.jobId());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onSetOverhead(SetOverhead set) {
+    for (String jobId : jobs.keySet()) {
+      long bytes = Math.max(0, set.overheadBytesByJob().getOrDefault(jobId, 0L));
+      if (bytes != ledger.overheadBytes(jobId)) {
+        getContext()
+            .getLog()
+            .debug("Job [{}] uses [{}] bytes on [{}] beyond its tracked memory", jobId, bytes,
+                gpu.uuid());
+      }
+      apply(ledger.setOverhead(jobId, bytes));
     }
     return this;
   }
