@@ -31,6 +31,7 @@ import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
+import org.softmig.gpu.actor.GrantListener;
 import org.softmig.gpu.actor.NodeGuardian;
 import org.softmig.gpu.domain.Reconciler;
 import org.softmig.gpu.domain.TimeSliceScheduler;
@@ -89,6 +90,8 @@ public final class Coordinator implements AutoCloseable {
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
     }
+    NodeMetrics metrics =
+        settings.metricsPort() > 0 ? new NodeMetrics(settings.nodeName()) : null;
     GpuActor.Settings gpuSettings =
         new GpuActor.Settings(
             true,
@@ -97,7 +100,8 @@ public final class Coordinator implements AutoCloseable {
                     ? TimeSliceScheduler.Policy.SHARE
                     : TimeSliceScheduler.Policy.CAP,
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
-                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
+            metrics == null ? GrantListener.NONE : metrics::recordGrant);
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
@@ -135,9 +139,7 @@ public final class Coordinator implements AutoCloseable {
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
       server = ShimServer.start(settings.socket(), 2, services);
-      NodeMetrics metrics = null;
-      if (settings.metricsPort() > 0) {
-        metrics = new NodeMetrics(settings.nodeName());
+      if (metrics != null) {
         metricsServer = MetricsServer.start(metrics.registry(), settings.metricsPort());
       }
       sampler = new GpuSampler(inventory);

@@ -27,7 +27,9 @@ import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.gpu.actor.NodeGuardian;
 import org.softmig.gpu.domain.Placement;
 import org.softmig.gpu.domain.UnmanagedPolicy;
+import org.softmig.proto.v1.ClientFrame;
 import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.LeaseRequest;
 import org.softmig.proto.v1.MemReply;
 import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.ServerFrame;
@@ -180,6 +182,13 @@ class NvmlReconciliationTest {
       assertThat(job.getProcessMemory(0).getPid()).isEqualTo(self);
       assertThat(job.getProcessMemory(0).getUsedBytes()).isEqualTo(GIB + 512 * MIB);
 
+      // a lease grant is counted
+      shim.client.send(
+          ClientFrame.newBuilder()
+              .setLeaseRequest(LeaseRequest.newBuilder().setDeviceIndex(0))
+              .build());
+      assertThat(shim.nextUnsolicited().hasLeaseGrant()).isTrue();
+
       // the metrics endpoint serves the GPU and the session's job
       await()
           .atMost(Duration.ofSeconds(5))
@@ -191,7 +200,9 @@ class NvmlReconciliationTest {
                           "softmig_job_memory_limit_bytes{gpu=\""
                               + gpu1
                               + "\",job=\"w-1\",node=\"nvml-node\"")
-                      .contains("softmig_gpu_sessions{gpu=\"" + gpu1 + "\",node=\"nvml-node\"} 1"));
+                      .contains("softmig_gpu_sessions{gpu=\"" + gpu1 + "\",node=\"nvml-node\"} 1")
+                      .containsPattern("softmig_grants_total\\{[^}]*job=\"w-1\"[^}]*\\} 1")
+                      .contains("softmig_grant_latency_seconds_bucket{"));
     }
   }
 
