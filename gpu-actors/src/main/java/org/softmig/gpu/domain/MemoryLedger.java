@@ -164,7 +164,7 @@ public final class MemoryLedger {
    * Sets the device memory a job uses beyond what its sessions track (NVML's usage minus the
    * tracked bytes; see the class comment). Unknown jobs are ignored. When the job's credit no
    * longer fits under its limit with the new overhead, the credit is revoked so that it is lent
-   * again, smaller.
+   * again, smaller; a lone session without credit is lent one when there is room again.
    */
   public List<Effect> setOverhead(String jobId, long overheadBytes) {
     if (overheadBytes < 0) {
@@ -184,6 +184,9 @@ public final class MemoryLedger {
           effects.add(new CreditRevoke(s.id, s.epoch));
         }
       }
+    }
+    if (effects.isEmpty()) {
+      maybeGrantCredit(job, effects); // less overhead may leave room to lend again
     }
     return effects;
   }

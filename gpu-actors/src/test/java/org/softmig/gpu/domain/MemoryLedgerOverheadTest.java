@@ -65,6 +65,18 @@ class MemoryLedgerOverheadTest {
   }
 
   @Test
+  void aSessionLeftWithoutCreditIsLentOneWhenTheOverheadShrinks() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", 10 * GIB);
+    ledger.attach("j", 1, 0);
+    ledger.setOverhead("j", 6 * GIB); // a spike: the credit is taken back
+    // the session uses 5 GiB: nothing is left to lend under 10 GiB - 6 GiB
+    assertThat(ledger.creditReturn(1, 1, 5 * GIB)).isEmpty();
+    assertThat(ledger.setOverhead("j", 500 * MIB))
+        .containsExactly(new CreditGrant(1, 10 * GIB - 500 * MIB, 2));
+  }
+
+  @Test
   void removingAJobGivesItsOverheadBackToTheCard() {
     MemoryLedger ledger = new MemoryLedger("gpu0", 8 * GIB);
     ledger.attach("a", 1, 0);
