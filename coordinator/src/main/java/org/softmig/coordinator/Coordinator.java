@@ -50,16 +50,20 @@ public final class Coordinator implements AutoCloseable {
   private final GpuInventory inventory;
   private final ActorSystem<NodeGuardian.Command> system;
   private final LocalNode node;
+  private final NodeRequests requests;
   private final ShimServer server;
   private final GpuSampler sampler;
   private final ReconcileLoop reconcile;
   private final MetricsServer metricsServer;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   private Coordinator(
       NodeSettings settings,
       GpuInventory inventory,
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
+      NodeRequests requests,
       ShimServer server,
       GpuSampler sampler,
       ReconcileLoop reconcile,
@@ -68,6 +72,7 @@ public final class Coordinator implements AutoCloseable {
     this.inventory = inventory;
     this.system = system;
     this.node = node;
+    this.requests = requests;
     this.server = server;
     this.sampler = sampler;
     this.reconcile = reconcile;
@@ -120,20 +125,19 @@ public final class Coordinator implements AutoCloseable {
           new LocalNode(settings.nodeName(), system, system, gpus.gpus(), inventory.gpus());
       Executor blocking =
           system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
+      NodeRequests requests =
+          new NodeRequests(
+              node,
+              new Authorizer(
+                  settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
+              blocking);
       ShimServices services =
           new ShimServices(
               system,
               new JobIdentityResolver(
                   settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
               blocking,
-              new NodeRequests(
-                  node,
-                  new Authorizer(
-                      settings.adminGroup(),
-                      Path.of("/etc/group"),
-                      Path.of("/etc/passwd"),
-                      (int) ownUid()),
-                  blocking),
+              requests,
               settings.nodeName(),
               TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
               new AtomicLong(),
@@ -166,7 +170,7 @@ public final class Coordinator implements AutoCloseable {
           settings.socket(),
           settings.unmanagedPolicy().configValue());
       return new Coordinator(
-          settings, inventory, system, node, server, sampler, reconcile, metricsServer);
+          settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer);
     } catch (Exception e) {
       if (reconcile != null) {
         reconcile.close();
@@ -231,6 +235,11 @@ public final class Coordinator implements AutoCloseable {
     return node;
   }
 
+  /** The CLI request handler, e.g. to plug in the cluster-wide status. */
+  public NodeRequests requests() {
+    return requests;
+  }
+
   public ActorSystem<NodeGuardian.Command> system() {
     return system;
   }
@@ -249,8 +258,12 @@ public final class Coordinator implements AutoCloseable {
     system.getWhenTerminated().toCompletableFuture().get();
   }
 
+  /** Stops the socket server, the actor system and the inventory; only the first call acts. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     reconcile.close();
     sampler.close();
     if (metricsServer != null) {

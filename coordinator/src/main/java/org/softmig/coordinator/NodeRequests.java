@@ -34,6 +34,7 @@ public final class NodeRequests implements CliRequests {
   private final LocalNode node;
   private final Authorizer authorizer;
   private final Executor blocking;
+  private volatile java.util.function.Supplier<CompletionStage<StatusReply>> clusterStatus;
 
   public NodeRequests(LocalNode node, Authorizer authorizer, Executor blocking) {
     this.node = node;
@@ -41,11 +42,19 @@ public final class NodeRequests implements CliRequests {
     this.blocking = blocking;
   }
 
+  /**
+   * Where {@code status --cluster} is answered from (every node's view). Until one is set, the
+   * answer is this node alone.
+   */
+  public void setClusterStatus(java.util.function.Supplier<CompletionStage<StatusReply>> source) {
+    this.clusterStatus = source;
+  }
+
   @Override
   public CompletionStage<ServerFrame> handle(ClientFrame request, Peer peer) {
     long id = request.getRequestId();
     return switch (request.getBodyCase()) {
-      case STATUS -> status();
+      case STATUS -> request.getStatus().getCluster() ? clusterStatus() : status();
       case REPORT -> report(request.getReport().getJobId());
       case PLACE ->
           asAdmin(peer, id, "place jobs", () -> place(id, request.getPlace()));
@@ -78,6 +87,14 @@ public final class NodeRequests implements CliRequests {
     return node.status()
         .thenApply(
             s -> ServerFrame.newBuilder().setStatus(StatusReply.newBuilder().addNodes(s)).build());
+  }
+
+  private CompletionStage<ServerFrame> clusterStatus() {
+    var source = clusterStatus;
+    if (source == null) {
+      return status();
+    }
+    return source.get().thenApply(reply -> ServerFrame.newBuilder().setStatus(reply).build());
   }
 
   private CompletionStage<ServerFrame> place(long id, PlaceRequest place) {

@@ -70,6 +70,8 @@ public final class CoordinatorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     NodeSettings settings = settings();
     try (Coordinator coordinator = Coordinator.start(settings, inventory(settings))) {
+      // SIGTERM (systemd stop): remove the socket and leave the cluster cleanly
+      Runtime.getRuntime().addShutdownHook(new Thread(coordinator::close, "softmig-shutdown"));
       spec.commandLine()
           .getErr()
           .println("softmig coordinator listening on " + coordinator.socket());

@@ -9,6 +9,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.slurm.JobIdentity;
@@ -58,6 +60,9 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   private long sessionId;
   private volatile ActorRef<SessionActor.Command> session;
   private volatile boolean closed;
+  private final ConcurrentLinkedQueue<ServerFrame> outbox = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drain = this::drainOutbox;
 
   public ShimHandler(ShimServices services) {
     this.services = services;
@@ -167,6 +172,11 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       fail(0, Error.Code.INVALID_ARGUMENT, hello.getDevicesCount() + " devices is over " + MAX_DEVICES);
       return;
     }
+    String invalid = invalidDevices(hello);
+    if (invalid != null) {
+      fail(0, Error.Code.INVALID_ARGUMENT, invalid);
+      return;
+    }
     state = State.OPENING;
     ctx.channel().config().setAutoRead(false);
     ProcessClaim claim = claim(hello.getRequested());
@@ -185,6 +195,33 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                             openSession(hello, version, identity);
                           }
                         }));
+  }
+
+  /** Why the devices or holdings of a Hello cannot be used, or null. */
+  private static String invalidDevices(Hello hello) {
+    java.util.Set<String> uuids = new java.util.HashSet<>();
+    for (Device d : hello.getDevicesList()) {
+      if (d.getUuid().isEmpty()) {
+        return "a device has no UUID";
+      }
+      if (!uuids.add(d.getUuid())) {
+        return "device " + d.getUuid() + " is listed twice";
+      }
+    }
+    long[] sums = new long[hello.getDevicesCount()];
+    for (Holding h : hello.getHoldingsList()) {
+      if (h.getDeviceIndex() < 0 || h.getDeviceIndex() >= sums.length) {
+        return "holding for device index " + h.getDeviceIndex() + ", which is not in the Hello";
+      }
+      if (h.getBytes() < 0) {
+        return "holding of " + Long.toUnsignedString(h.getBytes()) + " bytes is too large";
+      }
+      sums[h.getDeviceIndex()] += h.getBytes();
+      if (sums[h.getDeviceIndex()] < 0) {
+        return "holdings on device index " + h.getDeviceIndex() + " overflow";
+      }
+    }
+    return null;
   }
 
   private static ProcessClaim claim(RequestedLimits r) {
@@ -208,9 +245,7 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
             sessionId, identity.jobId(), peer.pid(), peer.uid(), identity.user(), identity.source());
     long[] holdings = new long[hello.getDevicesCount()];
     for (Holding h : hello.getHoldingsList()) {
-      if (h.getDeviceIndex() < holdings.length) {
-        holdings[h.getDeviceIndex()] += h.getBytes();
-      }
+      holdings[h.getDeviceIndex()] += h.getBytes(); // checked in invalidDevices
     }
     List<DeviceRequest> devices = new ArrayList<>();
     for (int i = 0; i < hello.getDevicesCount(); i++) {
@@ -251,6 +286,19 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   }
 
   // ------------------------------------------------------------------ session
+
+  private void drainOutbox() {
+    drainScheduled.set(false);
+    boolean any = false;
+    ServerFrame frame;
+    while ((frame = outbox.poll()) != null) {
+      ctx.write(frame, ctx.voidPromise());
+      any = true;
+    }
+    if (any) {
+      ctx.flush();
+    }
+  }
 
   private void onSessionFrame(ClientFrame frame) {
     switch (frame.getBodyCase()) {
@@ -307,10 +355,14 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ActorRef<GpuActor.Command> gpu = gpuOrNull(r.getDeviceIndex());
       if (gpu != null) {
         gpu.tell(
-            new GpuActor.LeaseRelease(
-                sessionId, r.getLeaseId(), r.getGpuTimeUs() * 1000, r.getIdle()));
+            new GpuActor.LeaseRelease(sessionId, r.getLeaseId(), nanos(r.getGpuTimeUs()), r.getIdle()));
       }
     }
+  }
+
+  /** Microseconds (an unsigned 64-bit field) as nanoseconds, saturating. */
+  private static long nanos(long micros) {
+    return micros < 0 || micros > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : micros * 1000;
   }
 
   private static ServerFrame unmanagedGrant(long requestId) {
@@ -371,9 +423,16 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ctx.executor().execute(() -> onWelcome(frame, gpuRefs));
     }
 
+    /**
+     * Queues the frame and, unless a drain is already on its way, schedules one on the event loop:
+     * frames sent close together go out with one flush (one syscall).
+     */
     @Override
     public void send(SessionActor.Outbound message) {
-      ctx.writeAndFlush(Frames.outbound(message));
+      outbox.add(Frames.outbound(message));
+      if (!drainScheduled.getAndSet(true)) {
+        ctx.executor().execute(drain);
+      }
     }
   }
 }

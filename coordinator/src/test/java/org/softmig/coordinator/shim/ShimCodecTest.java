@@ -139,6 +139,40 @@ class ShimCodecTest {
   }
 
   @Test
+  void refusesAHelloThatListsADeviceTwiceOrHoldsImpossibleAmounts() throws Exception {
+    feed(
+        frame(
+            ClientFrame.newBuilder()
+                .setHello(
+                    Hello.newBuilder()
+                        .setProtocolVersion(1)
+                        .addDevices(org.softmig.proto.v1.Device.newBuilder().setUuid("GPU-a"))
+                        .addDevices(org.softmig.proto.v1.Device.newBuilder().setUuid("GPU-a")))
+                .build()));
+    ServerFrame reply = reply();
+    assertThat(reply.getError().getCode()).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertThat(reply.getError().getMessage()).contains("GPU-a");
+    assertThat(ch.isOpen()).isFalse();
+  }
+
+  @Test
+  void refusesAHoldingForADeviceNotInTheHello() throws Exception {
+    feed(
+        frame(
+            ClientFrame.newBuilder()
+                .setHello(
+                    Hello.newBuilder()
+                        .setProtocolVersion(1)
+                        .addDevices(org.softmig.proto.v1.Device.newBuilder().setUuid("GPU-a"))
+                        .addHoldings(
+                            org.softmig.proto.v1.Holding.newBuilder()
+                                .setDeviceIndex(3)
+                                .setBytes(10)))
+                .build()));
+    assertClosedWith(Error.Code.INVALID_ARGUMENT);
+  }
+
+  @Test
   void closesOnSessionTrafficBeforeHello() throws Exception {
     feed(
         frame(

@@ -38,9 +38,14 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   /**
    * A session starts using this GPU as its device {@code device.deviceIndex()}; the job's limits
-   * come with it. Answered with {@link SessionActor.Attached}.
+   * come with it. Answered with {@link SessionActor.Attached}. Memory replies go straight to
+   * {@code output} (the hot path: one hop fewer); everything else through the session actor.
    */
-  public record Attach(SessionSpec spec, DeviceRequest device, ActorRef<SessionActor.Event> session)
+  public record Attach(
+      SessionSpec spec,
+      DeviceRequest device,
+      SessionOutput output,
+      ActorRef<SessionActor.Event> session)
       implements Command {}
 
   /** The session ended: release everything it held, memory and lease. */
@@ -93,6 +98,12 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     INSTANCE
   }
 
+  /** A revoked credit that was not returned in time. */
+  private record CreditTimeout(long sessionId, long epoch) implements Command {}
+
+  /** How long a session has to answer a CreditRevoke before its credit is ended for it. */
+  static final Duration CREDIT_RETURN_TIMEOUT = Duration.ofSeconds(2);
+
   /**
    * Node settings for the GPU actors.
    *
@@ -136,7 +147,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private record SessionEntry(
-      SessionSpec spec, int deviceIndex, ActorRef<SessionActor.Event> ref) {}
+      SessionSpec spec, int deviceIndex, SessionOutput output, ActorRef<SessionActor.Event> ref) {}
 
   private final GpuDescriptor gpu;
   private final Settings settings;
@@ -190,6 +201,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(LeaseRequest.class, this::onLeaseRequest)
         .onMessage(LeaseRelease.class, this::onLeaseRelease)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessage(CreditTimeout.class, this::onCreditTimeout)
         .onMessage(Attach.class, this::onAttach)
         .onMessage(Detach.class, this::onDetach)
         .onMessage(Place.class, this::onPlace)
@@ -205,6 +217,13 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private Behavior<Command> onAttach(Attach attach) {
     SessionSpec spec = attach.spec();
     DeviceRequest device = attach.device();
+    if (sessions.containsKey(spec.sessionId()) || device.holdingBytes() < 0) {
+      getContext()
+          .getLog()
+          .warn("Ignoring attach of session [{}] to [{}]: already attached or negative holding",
+              spec.sessionId(), gpu.uuid());
+      return this;
+    }
     JobEntry job = job(spec.jobId());
     job.user = spec.user();
     job.memoryLimitBytes = device.memoryLimitBytes();
@@ -212,7 +231,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     job.pids.add(spec.pid());
     scheduler.setLimit(spec.jobId(), device.smLimitPercent());
     sessions.put(
-        spec.sessionId(), new SessionEntry(spec, device.deviceIndex(), attach.session()));
+        spec.sessionId(),
+        new SessionEntry(spec, device.deviceIndex(), attach.output(), attach.session()));
     List<MemoryLedger.Effect> effects = new ArrayList<>();
     effects.addAll(ledger.setLimit(spec.jobId(), device.memoryLimitBytes()));
     effects.addAll(ledger.attach(spec.jobId(), spec.sessionId(), device.holdingBytes()));
@@ -250,6 +270,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     String jobId = entry.spec().jobId();
     JobEntry job = jobs.get(jobId);
     updateMemoryFigures(jobId, job);
+    timers.cancel("credit-" + detach.sessionId());
     apply(ledger.detach(detach.sessionId()));
     leaveLease(jobId, job, detach.sessionId());
     forgetIfIdle(jobId);
@@ -283,6 +304,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onCreditReturn(CreditReturn credit) {
+    timers.cancel("credit-" + credit.sessionId());
     apply(ledger.creditReturn(credit.sessionId(), credit.epoch(), credit.usedBytes()));
     return this;
   }
@@ -290,8 +312,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private void reply(SessionEntry entry, long requestId, MemoryLedger.Decision decision) {
     if (decision instanceof MemoryLedger.Granted g) {
       entry
-          .ref()
-          .tell(
+          .output()
+          .send(
               new SessionActor.MemDecision(
                   requestId,
                   entry.deviceIndex(),
@@ -306,8 +328,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
           .debug(
               "Refused session [{}] on [{}]: {}", entry.spec().sessionId(), gpu.uuid(), r.reason());
       entry
-          .ref()
-          .tell(
+          .output()
+          .send(
               new SessionActor.MemDecision(
                   requestId,
                   entry.deviceIndex(),
@@ -334,6 +356,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         SessionEntry entry = sessions.get(r.sessionId());
         if (entry != null) {
           entry.ref().tell(new SessionActor.CreditRevoked(entry.deviceIndex(), r.epoch()));
+          timers.startSingleTimer(
+              "credit-" + r.sessionId(),
+              new CreditTimeout(r.sessionId(), r.epoch()),
+              CREDIT_RETURN_TIMEOUT);
         }
       } else if (effect instanceof MemoryLedger.Resolved r) {
         SessionEntry entry = sessions.get(r.sessionId());
@@ -342,6 +368,19 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         }
       }
     }
+  }
+
+  private Behavior<Command> onCreditTimeout(CreditTimeout timeout) {
+    List<MemoryLedger.Effect> effects = ledger.expireCredit(timeout.sessionId(), timeout.epoch());
+    getContext()
+        .getLog()
+        .warn(
+            "Session [{}] did not return its credit [{}] on [{}] in time; ended it",
+            timeout.sessionId(),
+            timeout.epoch(),
+            gpu.uuid());
+    apply(effects);
+    return this;
   }
 
   // ------------------------------------------------------------------ leases

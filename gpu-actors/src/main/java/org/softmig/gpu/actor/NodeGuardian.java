@@ -2,6 +2,7 @@ package org.softmig.gpu.actor;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -75,7 +76,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     super(ctx);
     for (GpuDescriptor gpu : descriptors) {
       ActorRef<GpuActor.Command> ref =
-          ctx.spawn(GpuActor.create(gpu, settings), "gpu-" + gpu.index());
+          ctx.spawn(
+              // a bug in one request must not lose the GPU's ledger: keep the state, go on
+              Behaviors.supervise(GpuActor.create(gpu, settings))
+                  .onFailure(SupervisorStrategy.resume()),
+              "gpu-" + gpu.index());
       gpus.add(new GpuRef(gpu, ref));
       gpusByUuid.put(gpu.uuid(), ref);
     }

@@ -86,7 +86,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         limits[i] = DeviceLimit.unmanaged(b.request().deviceIndex());
       } else {
         waitingFor++;
-        b.gpu().tell(new GpuActor.Attach(spec, b.request(), self));
+        b.gpu().tell(new GpuActor.Attach(spec, b.request(), output, self));
       }
     }
     if (waitingFor == 0) {

@@ -329,6 +329,18 @@ public final class MemoryLedger {
     return creditReturn(sessionId, session.epoch, session.used);
   }
 
+  /**
+   * Ends the session's credit of {@code epoch} if it is still being revoked (the holder did not
+   * answer in time), as if it had returned its last reported usage.
+   */
+  public List<Effect> expireCredit(long sessionId, long epoch) {
+    Session session = sessions.get(sessionId);
+    if (session == null || !session.credited() || !session.revoking || session.epoch != epoch) {
+      return List.of();
+    }
+    return creditReturn(sessionId, epoch, session.used);
+  }
+
   /** The session went away: everything it held is released at once. */
   public List<Effect> detach(long sessionId) {
     Session session = sessions.remove(sessionId);

@@ -43,11 +43,29 @@ class GpuActorTest {
         new GpuActor.Attach(
             new SessionSpec(session, job, 100 + (int) session, 1000, "alice", LimitSource.ADMIN_CONFIG),
             new DeviceRequest(0, "GPU-test", 0, memory, sm),
+            toProbe(probe),
             probe.ref()));
     SessionActor.Attached attached = probe.expectMessageClass(SessionActor.Attached.class);
     assertThat(attached.limit().memoryLimitBytes()).isEqualTo(memory);
     assertThat(attached.limit().gated()).isTrue();
     return probe;
+  }
+
+  /** The connection side of a session: everything it is sent lands on the probe. */
+  static SessionOutput toProbe(TestProbe<SessionActor.Event> probe) {
+    return new SessionOutput() {
+      @Override
+      public void welcome(
+          SessionSpec spec,
+          java.util.List<DeviceLimit> limits,
+          ActorRef<SessionActor.Command> session,
+          java.util.List<ActorRef<GpuActor.Command>> gpus) {}
+
+      @Override
+      public void send(SessionActor.Outbound message) {
+        probe.ref().tell(message);
+      }
+    };
   }
 
   @Test
@@ -79,6 +97,22 @@ class GpuActorTest {
     attach(gpu, 2, "j", 8 * GIB, 0);
     assertThat(a.expectMessageClass(SessionActor.CreditRevoked.class).epoch())
         .isEqualTo(credit.epoch());
+  }
+
+  @Test
+  void aCreditThatIsNotReturnedInTimeIsEndedAndWaitingReservesAreAnswered() {
+    var gpu = gpu(TimeSliceScheduler.Policy.CAP);
+    var a = attach(gpu, 1, "slow", 8 * GIB, 0);
+    a.expectMessageClass(SessionActor.CreditGranted.class);
+    var b = attach(gpu, 2, "slow", 8 * GIB, 0);
+    a.expectMessageClass(SessionActor.CreditRevoked.class);
+    gpu.tell(new GpuActor.Reserve(2, 5, 2 * GIB));
+    var reply =
+        b.expectMessageClass(
+            SessionActor.MemDecision.class,
+            GpuActor.CREDIT_RETURN_TIMEOUT.plus(Duration.ofSeconds(3)));
+    assertThat(reply.granted()).isTrue();
+    assertThat(reply.requestId()).isEqualTo(5);
   }
 
   @Test
