@@ -51,6 +51,7 @@ class GpuActorNvmlTest {
             new SessionSpec(
                 session, job, 100 + (int) session, 1000, "alice", LimitSource.ADMIN_CONFIG),
             new DeviceRequest(0, "GPU-test", 0, memory, sm),
+            GpuActorTest.toProbe(probe),
             probe.ref()));
     probe.expectMessageClass(SessionActor.Attached.class);
     return probe;
