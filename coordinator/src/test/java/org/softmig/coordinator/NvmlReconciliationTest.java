@@ -59,7 +59,7 @@ class NvmlReconciliationTest {
     Files.createDirectories(dir.resolve("proc"));
     Files.createDirectories(dir.resolve("conf"));
     sleeper = new ProcessBuilder("sleep", "120").start();
-    gpus = FakeNvmlGpus.create(2);
+    gpus = FakeNvmlGpus.create(3);
     gpu0 = gpus.uuid(0);
     NodeSettings settings =
         NodeSettings.defaults()
@@ -203,6 +203,30 @@ class NvmlReconciliationTest {
                       .contains("softmig_gpu_sessions{gpu=\"" + gpu1 + "\",node=\"nvml-node\"} 1")
                       .containsPattern("softmig_grants_total\\{[^}]*job=\"w-1\"[^}]*\\} 1")
                       .contains("softmig_grant_latency_seconds_bucket{"));
+    }
+  }
+
+  @Test
+  void aJobOverItsLimitInNvmlsEyesIsHandledLikeAnUnmanagedProcess() throws Exception {
+    int self = (int) ProcessHandle.current().pid();
+    String gpu2 = gpus.uuid(2);
+    try (TestShim shim = TestShim.connect(coordinator.socket(), "w-2", GIB, gpu2)) {
+      // tracked: nothing; NVML: 200 MiB over the limit, beyond the 64 MiB tolerance
+      gpus.setProcesses(2, Map.of(self, GIB + 200 * MIB));
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .untilAsserted(
+              () ->
+                  assertThat(status().getUnmanagedProcessesList())
+                      .anySatisfy(
+                          p -> {
+                            assertThat(p.getPid()).isEqualTo(self);
+                            assertThat(p.getGpuUuid()).isEqualTo(gpu2);
+                            assertThat(p.getJobId()).isEqualTo("w-2");
+                            assertThat(p.getReason()).isEqualTo("over limit");
+                            assertThat(p.getKilled()).isTrue();
+                          }));
+      assertThat(killAttempts).contains(self); // the test's killer only pretends for this pid
     }
   }
 
