@@ -1,0 +1,116 @@
+package org.softmig.gpu.actor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.softmig.gpu.domain.Placement;
+import org.softmig.gpu.domain.TimeSliceScheduler;
+
+class NodeGuardianTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static final long GIB = 1L << 30;
+
+  @AfterAll
+  static void cleanup() {
+    testKit.shutdownTestKit();
+  }
+
+  /** What a session's connection received. */
+  record Welcomed(
+      SessionSpec spec,
+      List<DeviceLimit> limits,
+      ActorRef<SessionActor.Command> session,
+      List<ActorRef<GpuActor.Command>> gpus) {}
+
+  static SessionOutput output(TestProbe<Object> probe) {
+    return new SessionOutput() {
+      @Override
+      public void welcome(
+          SessionSpec spec,
+          List<DeviceLimit> limits,
+          ActorRef<SessionActor.Command> session,
+          List<ActorRef<GpuActor.Command>> gpus) {
+        probe.ref().tell(new Welcomed(spec, limits, session, gpus));
+      }
+
+      @Override
+      public void send(SessionActor.Outbound message) {
+        probe.ref().tell(message);
+      }
+    };
+  }
+
+  ActorRef<NodeGuardian.Command> guardian() {
+    return testKit.spawn(
+        NodeGuardian.create(
+            List.of(
+                new GpuDescriptor("GPU-a", 0, "A", 48 * GIB),
+                new GpuDescriptor("GPU-b", 1, "B", 24 * GIB)),
+            new GpuActor.Settings(
+                true, TimeSliceScheduler.Settings.defaults(TimeSliceScheduler.Policy.CAP))));
+  }
+
+  @Test
+  void welcomesASessionOnceEveryDeviceIsAttachedAndRoutesByDeviceIndex() {
+    var guardian = guardian();
+    TestProbe<Object> probe = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(1, "j", 10, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(
+                new DeviceRequest(0, "GPU-b", 0, 4 * GIB, 0),
+                new DeviceRequest(1, "GPU-elsewhere", 0, 4 * GIB, 0)),
+            output(probe)));
+    Welcomed w = probe.expectMessageClass(Welcomed.class);
+    assertThat(w.limits())
+        .containsExactly(new DeviceLimit(0, 4 * GIB, 0, true), DeviceLimit.unmanaged(1));
+    assertThat(w.gpus()).hasSize(2);
+    assertThat(w.gpus().get(0)).isNotNull();
+    assertThat(w.gpus().get(1)).isNull();
+    // the lone process of a limited job is lent its limit, after the welcome
+    assertThat(probe.expectMessageClass(SessionActor.CreditGranted.class).ceilingBytes())
+        .isEqualTo(4 * GIB);
+  }
+
+  @Test
+  void aPlacedJobsProcessesGetTheSliceUnlessAnAdminFileSaysOtherwise() {
+    var guardian = guardian();
+    TestProbe<Placement.Decision> decisions = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.Place("p", "bob", 20 * GIB, 50, decisions.ref()));
+    var placed = (Placement.Placed) decisions.receiveMessage();
+    assertThat(placed.uuid()).isEqualTo("GPU-b"); // best fit
+
+    TestProbe<Object> probe = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(2, "p", 11, 1000, "bob", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-b", 0, 0, 0)),
+            output(probe)));
+    Welcomed w = probe.expectMessageClass(Welcomed.class);
+    assertThat(w.spec().source()).isEqualTo(LimitSource.PLACEMENT);
+    assertThat(w.limits().get(0).memoryLimitBytes()).isEqualTo(20 * GIB);
+    assertThat(w.limits().get(0).smLimitPercent()).isEqualTo(50.0);
+
+    TestProbe<Object> second = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(3, "p", 12, 1000, "bob", LimitSource.ADMIN_CONFIG),
+            List.of(new DeviceRequest(0, "GPU-b", 0, 8 * GIB, 25)),
+            output(second)));
+    Welcomed admin = second.expectMessageClass(Welcomed.class);
+    assertThat(admin.spec().source()).isEqualTo(LimitSource.ADMIN_CONFIG);
+    assertThat(admin.limits().get(0).memoryLimitBytes()).isEqualTo(8 * GIB);
+
+    TestProbe<Boolean> released = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.Release("p", released.ref()));
+    assertThat(released.receiveMessage()).isTrue();
+    guardian.tell(new NodeGuardian.Release("p", released.ref()));
+    assertThat(released.receiveMessage()).isFalse();
+  }
+}
