@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,19 +20,27 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
+import org.softmig.coordinator.metrics.MetricsServer;
+import org.softmig.coordinator.metrics.NodeMetrics;
 import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.nvml.GpuSampler;
+import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.shim.Peer;
 import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
+import org.softmig.gpu.actor.GrantListener;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.Reconciler;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
- * per GPU of the inventory, and the Unix socket server. {@link #close()} stops all of it.
+ * per GPU of the inventory, the Unix socket server, the once-a-second reconciliation with NVML
+ * ({@link ReconcileLoop}) and, with a metrics port, the Prometheus endpoint. {@link #close()}
+ * stops all of it.
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -43,6 +52,9 @@ public final class Coordinator implements AutoCloseable {
   private final LocalNode node;
   private final NodeRequests requests;
   private final ShimServer server;
+  private final GpuSampler sampler;
+  private final ReconcileLoop reconcile;
+  private final MetricsServer metricsServer;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -52,21 +64,39 @@ public final class Coordinator implements AutoCloseable {
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
       NodeRequests requests,
-      ShimServer server) {
+      ShimServer server,
+      GpuSampler sampler,
+      ReconcileLoop reconcile,
+      MetricsServer metricsServer) {
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
     this.node = node;
     this.requests = requests;
     this.server = server;
+    this.sampler = sampler;
+    this.reconcile = reconcile;
+    this.metricsServer = metricsServer;
   }
 
-  /** Starts a coordinator; the inventory is closed with it. */
+  /** Starts a coordinator; the inventory is closed with it. Kills are real SIGKILLs. */
   public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
+    return start(settings, inventory, ProcessKiller.sigkill(), ReconcileLoop.Settings.defaults());
+  }
+
+  /** As {@link #start(NodeSettings, GpuInventory)}, with the killer and round timing given. */
+  public static Coordinator start(
+      NodeSettings settings,
+      GpuInventory inventory,
+      ProcessKiller killer,
+      ReconcileLoop.Settings reconcileSettings)
+      throws Exception {
     List<GpuDescriptor> descriptors = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
     }
+    NodeMetrics metrics =
+        settings.metricsPort() > 0 ? new NodeMetrics(settings.nodeName()) : null;
     GpuActor.Settings gpuSettings =
         new GpuActor.Settings(
             true,
@@ -75,11 +105,15 @@ public final class Coordinator implements AutoCloseable {
                     ? TimeSliceScheduler.Policy.SHARE
                     : TimeSliceScheduler.Policy.CAP,
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
-                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
+            metrics == null ? GrantListener.NONE : metrics::recordGrant);
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
     ShimServer server = null;
+    GpuSampler sampler = null;
+    ReconcileLoop reconcile = null;
+    MetricsServer metricsServer = null;
     try {
       joinCluster(system, settings);
       NodeGuardian.Gpus gpus =
@@ -109,13 +143,44 @@ public final class Coordinator implements AutoCloseable {
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
       server = ShimServer.start(settings.socket(), 2, services);
+      if (metrics != null) {
+        metricsServer = MetricsServer.start(metrics.registry(), settings.metricsPort());
+      }
+      sampler = new GpuSampler(inventory);
+      reconcile =
+          ReconcileLoop.start(
+              node,
+              sampler,
+              new Reconciler(
+                  new Reconciler.Settings(
+                      settings.unmanagedPolicy(),
+                      reconcileSettings.toleranceBytes(),
+                      reconcileSettings.graceNanos(),
+                      Set.of())),
+              new JobIdentityResolver(
+                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              settings.procRoot(),
+              killer,
+              metrics,
+              reconcileSettings);
       log.info(
-          "Coordinator [{}] up with [{}] GPU(s) on [{}]",
+          "Coordinator [{}] up with [{}] GPU(s) on [{}], unmanaged processes: [{}]",
           settings.nodeName(),
           descriptors.size(),
-          settings.socket());
-      return new Coordinator(settings, inventory, system, node, requests, server);
+          settings.socket(),
+          settings.unmanagedPolicy().configValue());
+      return new Coordinator(
+          settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer);
     } catch (Exception e) {
+      if (reconcile != null) {
+        reconcile.close();
+      }
+      if (sampler != null) {
+        sampler.close();
+      }
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       if (server != null) {
         server.close();
       }
@@ -183,6 +248,11 @@ public final class Coordinator implements AutoCloseable {
     return server.socket();
   }
 
+  /** The metrics endpoint's port, or 0 when metrics are off. */
+  public int metricsPort() {
+    return metricsServer == null ? 0 : metricsServer.port();
+  }
+
   /** Blocks until the actor system ends. */
   public void awaitTermination() throws Exception {
     system.getWhenTerminated().toCompletableFuture().get();
@@ -193,6 +263,11 @@ public final class Coordinator implements AutoCloseable {
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    reconcile.close();
+    sampler.close();
+    if (metricsServer != null) {
+      metricsServer.close();
     }
     server.close();
     system.terminate();

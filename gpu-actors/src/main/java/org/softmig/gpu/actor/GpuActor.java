@@ -79,6 +79,17 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record GetSnapshot(ActorRef<GpuSnapshot> replyTo) implements Command {}
 
+  /**
+   * Each job's device memory beyond what its sessions track (contexts, modules), as NVML sees it
+   * on this GPU; jobs not named have none. Counts against the job's limit ({@link
+   * MemoryLedger#setOverhead}).
+   */
+  public record SetOverhead(Map<String, Long> overheadBytesByJob) implements Command {
+    public SetOverhead {
+      overheadBytesByJob = Map.copyOf(overheadBytesByJob);
+    }
+  }
+
   /** Answered with what this GPU knows of the job, if anything. */
   public record GetReport(String jobId, ActorRef<Optional<JobReportSnapshot>> replyTo)
       implements Command {}
@@ -98,8 +109,14 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    *
    * @param gated whether launches need a lease
    * @param scheduler lease policy and length
+   * @param grants told of every grant (metrics)
    */
-  public record Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {}
+  public record Settings(
+      boolean gated, TimeSliceScheduler.Settings scheduler, GrantListener grants) {
+    public Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {
+      this(gated, scheduler, GrantListener.NONE);
+    }
+  }
 
   private static final int HISTORY = 1024;
 
@@ -122,6 +139,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long leaseGrantedAt;
     long leaseNanos;
     long leaseUsedNanos;
+    long askingSince; // when the job started waiting for its next lease; 0 = not waiting
 
     JobEntry(long startedUnixMs) {
       this.startedUnixMs = startedUnixMs;
@@ -189,6 +207,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(Place.class, this::onPlace)
         .onMessage(Unplace.class, this::onUnplace)
         .onMessage(GetSnapshot.class, this::onGetSnapshot)
+        .onMessage(SetOverhead.class, this::onSetOverhead)
         .onMessage(GetReport.class, this::onGetReport)
         .build();
   }
@@ -382,6 +401,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         return this;
       }
     }
+    startAsking(job, now);
     job.askers.add(request.sessionId());
     act(scheduler.request(jobId, now), now);
     return this;
@@ -396,9 +416,11 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     JobEntry job = jobs.get(jobId);
     long now = clock.getAsLong();
     if (!release.idle()) {
+      startAsking(job, now);
       job.askers.add(release.sessionId());
     } else {
       job.askers.remove(release.sessionId());
+      stopAskingIfNobodyAsks(job);
     }
     if (release.leaseId() != job.leaseId || !job.holders.remove(release.sessionId())) {
       // A late release of a lease already taken back: the scheduler charges nothing more, but
@@ -424,6 +446,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private void leaveLease(String jobId, JobEntry job, long sessionId) {
     long now = clock.getAsLong();
     job.askers.remove(sessionId);
+    stopAskingIfNobodyAsks(job);
     if (job.leaseId != 0 && job.holders.remove(sessionId)) {
       job.leaseUsedNanos = Math.max(job.leaseUsedNanos, now - job.leaseGrantedAt);
       endLeaseIfReleased(jobId, job, now);
@@ -461,6 +484,18 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     }
   }
 
+  private static void startAsking(JobEntry job, long now) {
+    if (job.askingSince == 0) {
+      job.askingSince = now;
+    }
+  }
+
+  private static void stopAskingIfNobodyAsks(JobEntry job) {
+    if (job.askers.isEmpty()) {
+      job.askingSince = 0;
+    }
+  }
+
   private void grant(TimeSliceScheduler.Grant g, long now) {
     JobEntry job = jobs.get(g.jobId());
     if (job == null || job.askers.isEmpty()) {
@@ -475,6 +510,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     job.holders.clear();
     job.holders.addAll(job.askers);
     job.askers.clear();
+    long latency = job.askingSince == 0 ? 0 : now - job.askingSince;
+    job.askingSince = 0;
+    settings.grants().granted(gpu.uuid(), g.jobId(), job.user, latency);
     for (long sessionId : job.holders) {
       SessionEntry entry = sessions.get(sessionId);
       entry
@@ -495,6 +533,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (scheduler.currentLeaseId().orElse(0) != r.leaseId()) {
       // revoked as overdue: the scheduler has already ended and charged the lease; the holders
       // still want the GPU
+      startAsking(job, clock.getAsLong());
       job.askers.addAll(job.holders);
       job.holders.clear();
       job.leaseId = 0;
@@ -528,6 +567,20 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (job != null) {
       job.placed = false;
       forgetIfIdle(unplace.jobId());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onSetOverhead(SetOverhead set) {
+    for (String jobId : jobs.keySet()) {
+      long bytes = Math.max(0, set.overheadBytesByJob().getOrDefault(jobId, 0L));
+      if (bytes != ledger.overheadBytes(jobId)) {
+        getContext()
+            .getLog()
+            .debug("Job [{}] uses [{}] bytes on [{}] beyond its tracked memory", jobId, bytes,
+                gpu.uuid());
+      }
+      apply(ledger.setOverhead(jobId, bytes));
     }
     return this;
   }
