@@ -58,7 +58,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record CreditReturn(long sessionId, long epoch, long usedBytes) implements Command {}
 
-  public record UsageReport(long sessionId, long usedBytes) implements Command {}
+  public record UsageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals)
+      implements Command {}
 
   /** The session has kernels to launch; answered with {@link SessionActor.LeaseGranted}. */
   public record LeaseRequest(long sessionId) implements Command {}
@@ -299,7 +300,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onUsageReport(UsageReport report) {
-    ledger.usageReport(report.sessionId(), report.usedBytes());
+    ledger.usageReport(
+        report.sessionId(), report.usedBytes(), report.peakBytes(), report.localRefusals());
     return this;
   }
 

@@ -295,11 +295,24 @@ public final class MemoryLedger {
 
   /** A credited session says how much it uses now; ignored for exact sessions. */
   public void usageReport(long sessionId, long usedBytes) {
+    usageReport(sessionId, usedBytes, usedBytes, 0);
+  }
+
+  /**
+   * A credited session says how much it uses now, the highest it used since its previous report
+   * and how many allocations it refused locally meanwhile; ignored for exact sessions, whose every
+   * allocation the ledger decides itself.
+   */
+  public void usageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals) {
     Session session = sessions.get(sessionId);
     if (session == null || !session.credited() || usedBytes < 0) {
       return;
     }
     setHolding(session, Math.max(session.ceiling, usedBytes), usedBytes);
+    Job job = session.job;
+    long sessionPeak = Math.min(Math.max(peakBytes, usedBytes), session.ceiling);
+    job.peak = Math.max(job.peak, job.used - usedBytes + sessionPeak);
+    job.refusals += Math.max(0, localRefusals);
   }
 
   /**
