@@ -31,7 +31,7 @@ import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.UnmanagedProcess;
 
 /**
- * Once a round (every second): NVML's processes against the ledger.
+ * Once a round (every 500 ms by default): NVML's processes against the ledger.
  *
  * <ol>
  *   <li>the GPU actors' snapshots (sessions: pid, job, user, tracked bytes; limits; placements)
@@ -66,8 +66,8 @@ public final class ReconcileLoop implements AutoCloseable {
       Duration interval, long graceNanos, Duration killHoldOff, long toleranceBytes) {
     public static Settings defaults() {
       return new Settings(
-          Duration.ofSeconds(1),
-          TimeUnit.MILLISECONDS.toNanos(500),
+          Duration.ofMillis(500),
+          TimeUnit.MILLISECONDS.toNanos(400),
           Duration.ofSeconds(10),
           Reconciler.DEFAULT_TOLERANCE_BYTES);
     }

@@ -153,23 +153,24 @@ class NvmlReconciliationTest {
     String gpu1 = gpus.uuid(1);
     try (TestShim shim = TestShim.connect(coordinator.socket(), "w-1", 8 * GIB, gpu1)) {
       ServerFrame grant = shim.nextUnsolicited();
-      assertThat(grant.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB);
+      // a real GPU: the context is reserved before NVML has measured it
+      assertThat(grant.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB - 640 * MIB);
       assertThat(shim.reserve(0, GIB).getMemReply().getGranted()).isTrue();
 
-      // NVML sees the context too: 512 MiB more than the shim tracks
-      gpus.setProcesses(1, Map.of(self, GIB + 512 * MIB));
+      // NVML sees a larger context: 900 MiB more than the shim tracks
+      gpus.setProcesses(1, Map.of(self, GIB + 900 * MIB));
 
       // the credit no longer fits under the limit: taken back, lent again smaller
       ServerFrame revoke = shim.nextUnsolicited();
       assertThat(revoke.hasCreditRevoke()).isTrue();
       shim.creditReturn(0, revoke.getCreditRevoke().getEpoch(), GIB);
       ServerFrame again = shim.nextUnsolicited();
-      assertThat(again.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB - 512 * MIB);
+      assertThat(again.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB - 900 * MIB);
 
       MemReply refused = shim.reserve(0, 7 * GIB).getMemReply();
       assertThat(refused.getGranted()).isFalse();
-      assertThat(refused.getJobUsedBytes()).isEqualTo(GIB + 512 * MIB);
-      MemReply granted = shim.reserve(0, 6 * GIB + 512 * MIB).getMemReply();
+      assertThat(refused.getJobUsedBytes()).isEqualTo(GIB + 900 * MIB);
+      MemReply granted = shim.reserve(0, 6 * GIB + 124 * MIB).getMemReply();
       assertThat(granted.getGranted()).isTrue();
       assertThat(granted.getJobUsedBytes()).isEqualTo(8 * GIB);
 
@@ -180,7 +181,7 @@ class NvmlReconciliationTest {
               .orElseThrow()
               .getJobs(0);
       assertThat(job.getProcessMemory(0).getPid()).isEqualTo(self);
-      assertThat(job.getProcessMemory(0).getUsedBytes()).isEqualTo(GIB + 512 * MIB);
+      assertThat(job.getProcessMemory(0).getUsedBytes()).isEqualTo(GIB + 900 * MIB);
 
       // a lease grant is counted
       shim.client.send(

@@ -112,8 +112,19 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    * @param scheduler lease policy and length
    * @param grants told of every grant (metrics)
    */
+  /**
+   * @param contextReserveBytes device memory each session is assumed to use for its CUDA context
+   *     until NVML measures more ({@link MemoryLedger#setContextReserve}); 0 on simulated GPUs
+   */
   public record Settings(
-      boolean gated, TimeSliceScheduler.Settings scheduler, GrantListener grants) {
+      boolean gated,
+      TimeSliceScheduler.Settings scheduler,
+      GrantListener grants,
+      long contextReserveBytes) {
+    public Settings(boolean gated, TimeSliceScheduler.Settings scheduler, GrantListener grants) {
+      this(gated, scheduler, grants, 0);
+    }
+
     public Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {
       this(gated, scheduler, GrantListener.NONE);
     }
@@ -189,6 +200,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     this.timers = timers;
     this.clock = clock;
     this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
+    this.ledger.setContextReserve(settings.contextReserveBytes());
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
   }
 

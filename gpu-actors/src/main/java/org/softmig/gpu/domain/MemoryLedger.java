@@ -90,7 +90,8 @@ public final class MemoryLedger {
     long used;
     long peak;
     long refusals;
-    long overhead;
+    long overhead; // what counts: max(measuredOverhead, contextReserve x sessions)
+    long measuredOverhead; // NVML's usage beyond the tracked bytes, as last set
     final Set<Session> sessions = new LinkedHashSet<>();
 
     Job(String id) {
@@ -126,6 +127,7 @@ public final class MemoryLedger {
   private final ArrayDeque<Pending> deferred = new ArrayDeque<>();
   private long held;
   private long overheadTotal;
+  private long contextReserve;
   private long nextEpoch = 1;
 
   /**
@@ -154,7 +156,27 @@ public final class MemoryLedger {
     return Math.max(0, totalBytes - held - overheadTotal);
   }
 
-  /** A job's overhead as last set; 0 for an unknown job. */
+  /**
+   * Device memory each session is assumed to use beyond what it tracks (its CUDA context) until
+   * NVML has measured more: a job's overhead is never less than this times its sessions. Without
+   * it, a process that fills its limit within its first second is over the limit in NVML's eyes
+   * before reconciliation has seen its context. 0 (the default) on simulated GPUs.
+   */
+  public void setContextReserve(long bytesPerSession) {
+    if (bytesPerSession < 0) {
+      throw new IllegalArgumentException("context reserve must not be negative: " + bytesPerSession);
+    }
+    contextReserve = bytesPerSession;
+    jobs.values().forEach(this::refreshOverhead);
+  }
+
+  private void refreshOverhead(Job job) {
+    long effective = Math.max(job.measuredOverhead, contextReserve * job.sessions.size());
+    overheadTotal += effective - job.overhead;
+    job.overhead = effective;
+  }
+
+  /** A job's overhead as it counts (measured, or the context reserve); 0 for an unknown job. */
   public long overheadBytes(String jobId) {
     Job job = jobs.get(jobId);
     return job == null ? 0 : job.overhead;
@@ -171,11 +193,15 @@ public final class MemoryLedger {
       throw new IllegalArgumentException("overhead must not be negative: " + overheadBytes);
     }
     Job job = jobs.get(jobId);
-    if (job == null || job.overhead == overheadBytes) {
+    if (job == null || job.measuredOverhead == overheadBytes) {
       return List.of();
     }
-    overheadTotal += overheadBytes - job.overhead;
-    job.overhead = overheadBytes;
+    long before = job.overhead;
+    job.measuredOverhead = overheadBytes;
+    refreshOverhead(job);
+    if (job.overhead == before) {
+      return List.of();
+    }
     List<Effect> effects = new ArrayList<>();
     if (job.limit > 0 && job.held + job.overhead > job.limit) {
       for (Session s : job.sessions) {
@@ -259,6 +285,7 @@ public final class MemoryLedger {
     }
     job.sessions.add(session);
     sessions.put(sessionId, session);
+    refreshOverhead(job);
     setHolding(session, heldBytes, heldBytes);
     maybeGrantCredit(job, effects);
     return effects;
@@ -363,6 +390,7 @@ public final class MemoryLedger {
     setHolding(session, 0, 0);
     Job job = session.job;
     job.sessions.remove(session);
+    refreshOverhead(job);
     deferred.removeIf(p -> p.sessionId() == sessionId);
     List<Effect> effects = new ArrayList<>();
     resolveDeferred(job, effects);

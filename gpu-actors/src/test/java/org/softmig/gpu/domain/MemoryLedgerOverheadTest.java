@@ -88,4 +88,27 @@ class MemoryLedgerOverheadTest {
     assertThat(ledger.setOverhead("unknown", GIB)).isEmpty();
     assertThat(ledger.freeBytes()).isEqualTo(8 * GIB);
   }
+
+  @Test
+  void eachSessionReservesItsContextUntilNvmlMeasuresMore() {
+    long gib = 1L << 30;
+    long mib = 1L << 20;
+    MemoryLedger ledger = new MemoryLedger("gpu0", 80 * gib);
+    ledger.setContextReserve(640 * mib);
+    ledger.setLimit("j", 2 * gib);
+    var effects = ledger.attach("j", 1, 0);
+    // the lone session is lent its limit less one context
+    assertThat(effects).containsExactly(new MemoryLedger.CreditGrant(1, 2 * gib - 640 * mib, 1));
+    assertThat(ledger.overheadBytes("j")).isEqualTo(640 * mib);
+
+    ledger.setOverhead("j", 500 * mib); // measured less: the reserve still counts
+    assertThat(ledger.overheadBytes("j")).isEqualTo(640 * mib);
+    ledger.setOverhead("j", 900 * mib); // measured more: that counts
+    assertThat(ledger.overheadBytes("j")).isEqualTo(900 * mib);
+
+    ledger.attach("j", 2, 0); // two contexts now
+    assertThat(ledger.overheadBytes("j")).isEqualTo(1280 * mib);
+    ledger.detach(2);
+    assertThat(ledger.overheadBytes("j")).isEqualTo(900 * mib);
+  }
 }
