@@ -17,8 +17,8 @@
  *
  * Pacing bounds the work queued ahead of the GPU, so the drain at lease end is short: every
  * K launches an event is recorded into a ring of PACE_RING; when the ring is full the oldest
- * is waited for.  K adapts (1..64) to the GPU time per launch, so that the queued batches stay
- * under a quarter of a lease while tiny kernels pay one event record per 64 launches.
+ * is waited for.  K adapts (1..128) to the GPU time per launch, so that the queued batches stay
+ * under a quarter of a lease while tiny kernels pay one event record per 128 launches.
  *
  * Early release: the socket thread (lease_tick, every ~1 ms while a lease is held) releases
  * with idle=true when no launch happened for IDLE_NS and the streams are drained.
@@ -39,7 +39,7 @@
 #define OPEN INT64_MAX
 #define MAX_STREAMS 16
 #define PACE_RING 4
-#define PACE_K_MAX 64
+#define PACE_K_MAX 128
 #define IDLE_NS 1000000LL
 /* last_stream before any launch of a lease: no stream handle (NULL is the default stream) */
 #define NO_STREAM ((CUstream)(uintptr_t)UINTPTR_MAX)
@@ -78,7 +78,8 @@ struct lease_dev {
 static struct lease_dev leases[CFG_MAX_DEVICES];
 static atomic_int connected;
 static atomic_int warned_ungated;
-static __thread unsigned pace_count;
+/* initial-exec: the library is preloaded, so its TLS is static and needs no __tls_get_addr */
+static __thread unsigned pace_count __attribute__((tls_model("initial-exec")));
 
 static int64_t now_ns(void)
 {
