@@ -177,3 +177,14 @@ __attribute__((constructor)) static void shim_load(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
+
+/*
+ * At exit, send the usage a credit holder has not reported yet (its peak and local refusals),
+ * so the job's report is exact for processes that end normally.  A process killed by a signal
+ * skips this; its last periodic report stands.
+ */
+__attribute__((destructor)) static void shim_unload(void)
+{
+	if (atomic_load_explicit(&shim_started, memory_order_acquire) && shim.active)
+		mem_flush_reports();
+}
