@@ -554,18 +554,20 @@ class Suite:
         if res is None:
             return
         jobs = [j for j in status_jobs(res[1]) if str(j.get("job_id", "")).startswith("suite-share-eight")]
-        p50s = [j.get("grant_latency_p50_us") for j in jobs if j.get("grant_latency_p50_us") is not None]
-        p99s = [j.get("grant_latency_p99_us") for j in jobs if j.get("grant_latency_p99_us") is not None]
+        # grant latency = lease hand-off: GPU free (previous release sent) to the next holder's
+        # shim receiving its grant; 0 = the job's shims reported no hand-off
+        p50s = [j.get("grant_latency_p50_us") for j in jobs if j.get("grant_latency_p50_us")]
+        p99s = [j.get("grant_latency_p99_us") for j in jobs if j.get("grant_latency_p99_us")]
         if not p50s:
             self.results.add("compute", "grant_latency.p50", False, None, 30, "us",
-                             "status --json showed no grant_latency_p50_us for the 8 jobs")
+                             "status --json showed no hand-off (grant_latency_p50_us) for the 8 jobs")
             return
         p50 = statistics.median(p50s)
         p99 = max(p99s) if p99s else None
         self.results.add("compute", "grant_latency.p50", p50 <= 30, p50, 30, "us",
-                         "median over the 8 jobs' p50")
+                         f"hand-off; median over the {len(p50s)} reporting jobs' p50")
         self.results.add("compute", "grant_latency.p99", p99 is not None and p99 <= 150, p99, 150,
-                         "us", "max over the 8 jobs' p99")
+                         "us", f"hand-off; max over the {len(p99s)} reporting jobs' p99")
 
     # ---------------------------------------------------------------- PyTorch
 

@@ -355,7 +355,7 @@ static void dispatch(const Softmig__V1__ServerFrame *sf)
 		break;
 	case SOFTMIG__V1__SERVER_FRAME__BODY_LEASE_GRANT:
 		lease_on_grant((int)sf->lease_grant->device_index, sf->lease_grant->lease_id,
-			       sf->lease_grant->duration_us);
+			       sf->lease_grant->duration_us, sf->lease_grant->gpu_free_mono_ns);
 		break;
 	case SOFTMIG__V1__SERVER_FRAME__BODY_LEASE_REVOKE:
 		lease_on_revoke((int)sf->lease_revoke->device_index, sf->lease_revoke->lease_id);

@@ -62,6 +62,7 @@ struct lease_dev {
 	int waiters;            /* threads blocked in acquire(), or woken and not yet through */
 	uint64_t lease_id;
 	int64_t grant_ns;
+	uint64_t handoff_ns;            /* grant arrival - the grant's gpu_free_mono_ns; 0 = unknown */
 	int64_t deadline_ns;
 	CUcontext ctx;
 	CUstream streams[MAX_STREAMS];
@@ -133,11 +134,14 @@ static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool id
 	r.lease_id = g->lease_id;
 	r.gpu_time_us = end_ns > g->grant_ns ? (uint64_t)(end_ns - g->grant_ns) / 1000 : 0;
 	r.idle = idle;
+	r.released_mono_ns = now_ns();
+	r.handoff_ns = g->handoff_ns;
 	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE;
 	f.lease_release = &r;
 	client_send(&f);
 	g->held = false;
 	g->revoked = false;
+	g->handoff_ns = 0;
 	g->nstreams = 0;
 	g->too_many_streams = false;
 	atomic_store_explicit(&g->last_stream, NO_STREAM, memory_order_relaxed);
@@ -338,6 +342,7 @@ void lease_on_limits(int dev, bool gated, uint32_t lease_us)
 	g->gated = gated;
 	g->held = false;
 	g->revoked = false;
+	g->handoff_ns = 0;
 	g->nstreams = 0;
 	atomic_store_explicit(&g->last_stream, NO_STREAM, memory_order_relaxed);
 	atomic_store(&g->open_until, gated ? 0 : OPEN);
@@ -350,7 +355,7 @@ void lease_on_limits(int dev, bool gated, uint32_t lease_us)
 	atomic_store(&warned_ungated, 0);
 }
 
-void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us)
+void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us, int64_t gpu_free_mono_ns)
 {
 	struct lease_dev *g;
 	int64_t now = now_ns();
@@ -368,6 +373,8 @@ void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us)
 	g->requested = false;
 	g->lease_id = lease_id;
 	g->grant_ns = now;
+	g->handoff_ns = gpu_free_mono_ns > 0 && now >= gpu_free_mono_ns ?
+		(uint64_t)(now - gpu_free_mono_ns) : 0;
 	g->open_ended = duration_us == 0;
 	g->deadline_ns = g->open_ended ? OPEN - 1 : now + (int64_t)duration_us * 1000;
 	g->seen_launches = atomic_load_explicit(&g->launches, memory_order_relaxed);

@@ -13,7 +13,11 @@ void lease_after_fork(void);
 
 /* Welcome / LimitsUpdate: whether dev needs a lease; lease_us is the node's default length. */
 void lease_on_limits(int dev, bool gated, uint32_t lease_us);
-void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us);
+/*
+ * LeaseGrant.  gpu_free_mono_ns: when the GPU became free for it (CLOCK_MONOTONIC, 0 = unknown);
+ * the hand-off (arrival - gpu_free_mono_ns) goes back in the lease's LeaseRelease.
+ */
+void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us, int64_t gpu_free_mono_ns);
 void lease_on_revoke(int dev, uint64_t lease_id);
 /* The connection dropped: every gate opens (launches run ungated) and waiters wake up. */
 void lease_on_disconnect(void);

@@ -44,6 +44,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static struct child spawn(const char *prog, char *const argv[], const char *extra_env)
 {
 	int to[2], from[2];
@@ -297,8 +305,32 @@ static void memory_protocol(void)
 /*
  * Six leases to a child that launches 0.5 ms kernels without pause: 1-3 and 5-6 of 20 ms, each
  * released once used up (gpu_time at least the lease, and the overrun bounded by pacing); 4
- * open-ended, released at once when revoked.  Then the child is killed.
+ * open-ended, released at once when revoked.  Then the child is killed.  Every release carries
+ * the time it was sent (between the grant and its arrival here); lease 1's grant has no
+ * gpu_free_mono_ns, so its release reports no hand-off; the others' grants say the GPU became
+ * free 1 ms before they were sent, so their releases report a hand-off of at least 1 ms.
  */
+/*
+ * Whether f releases lease id with released_mono_ns between the grant (sent at granted_ns) and
+ * now, and handoff_ns as lease_protocol's grants imply: 0 for lease 1, 1 ms to 1 s for the rest.
+ */
+static int release_stamped(const Softmig__V1__ClientFrame *f, uint64_t id, int64_t granted_ns)
+{
+	const Softmig__V1__LeaseRelease *r;
+	int ok;
+
+	if (!f || f->body_case != SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE || f->lease_release->lease_id != id)
+		return 0;
+	r = f->lease_release;
+	ok = r->released_mono_ns >= granted_ns && r->released_mono_ns <= now_ns() &&
+	     (id == 1 ? r->handoff_ns == 0 : r->handoff_ns >= 1000000 && r->handoff_ns < 1000000000);
+	if (!ok)
+		fprintf(stderr, "lease %llu: released_mono_ns %lld (granted at %lld) handoff_ns %llu\n",
+			(unsigned long long)id, (long long)r->released_mono_ns, (long long)granted_ns,
+			(unsigned long long)r->handoff_ns);
+	return ok;
+}
+
 static void lease_protocol(void)
 {
 	char *argv[] = { (char *)"launch_probe", (char *)"kernel", (char *)"30", (char *)"--sync-every", (char *)"0",
@@ -306,7 +338,8 @@ static void lease_protocol(void)
 	struct child c = spawn("launch_probe", argv, "SOFTMIG_FAKE_KERNEL_US=500");
 	int fd = accept_within(10000);
 	Softmig__V1__ClientFrame *f;
-	int requests = 0, good_releases = 0, revoked_release = 0;
+	int requests = 0, good_releases = 0, revoked_release = 0, stamped_releases = 0;
+	int64_t granted_ns = 0;
 
 	CHECK(fd >= 0);
 	CHECK(expect_hello(fd) != NULL);
@@ -324,6 +357,8 @@ static void lease_protocol(void)
 			CHECK(next_frame(fd, 100) == NULL);
 		g.lease_id = id;
 		g.duration_us = id == 4 ? 0 : 20000;
+		granted_ns = now_ns();
+		g.gpu_free_mono_ns = id == 1 ? 0 : granted_ns - 1000000;
 		s.body_case = SOFTMIG__V1__SERVER_FRAME__BODY_LEASE_GRANT;
 		s.lease_grant = &g;
 		send_frame(fd, &s);
@@ -344,9 +379,11 @@ static void lease_protocol(void)
 			if (!revoked_release)
 				fprintf(stderr, "revoke: frame %d after %lld ms\n", f ? (int)f->body_case : -1,
 					(long long)(now_ms() - t0));
+			stamped_releases += release_stamped(f, id, granted_ns);
 			continue;
 		}
 		f = next_frame(fd, 1000);
+		stamped_releases += release_stamped(f, id, granted_ns);
 		if (f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE && f->lease_release->lease_id == id &&
 		    !f->lease_release->idle && f->lease_release->gpu_time_us >= 19000 &&
 		    f->lease_release->gpu_time_us <= 150000)
@@ -362,6 +399,7 @@ static void lease_protocol(void)
 	CHECK(requests == 6);
 	CHECK(good_releases >= 4);
 	CHECK(revoked_release);
+	CHECK(stamped_releases == 6);
 	kill(c.pid, SIGKILL);
 	waitpid(c.pid, NULL, 0);
 	close(fd);

@@ -106,7 +106,7 @@ public final class Coordinator implements AutoCloseable {
                     : TimeSliceScheduler.Policy.CAP,
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
                 TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
-            metrics == null ? GrantListener.NONE : metrics::recordGrant,
+            metrics == null ? GrantListener.NONE : metrics.grantListener(),
             contextReserve(inventory));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(

@@ -29,6 +29,7 @@ import org.softmig.gpu.domain.Placement;
 import org.softmig.gpu.domain.UnmanagedPolicy;
 import org.softmig.proto.v1.ClientFrame;
 import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.LeaseRelease;
 import org.softmig.proto.v1.LeaseRequest;
 import org.softmig.proto.v1.MemReply;
 import org.softmig.proto.v1.NodeStatus;
@@ -183,12 +184,28 @@ class NvmlReconciliationTest {
       assertThat(job.getProcessMemory(0).getPid()).isEqualTo(self);
       assertThat(job.getProcessMemory(0).getUsedBytes()).isEqualTo(GIB + 900 * MIB);
 
-      // a lease grant is counted
+      // a lease grant is counted, and the hand-off its holder reports goes into the histogram;
+      // the GPU was free, so it became free when the request arrived (System.nanoTime)
+      long requestedAt = System.nanoTime();
       shim.client.send(
           ClientFrame.newBuilder()
               .setLeaseRequest(LeaseRequest.newBuilder().setDeviceIndex(0))
               .build());
-      assertThat(shim.nextUnsolicited().hasLeaseGrant()).isTrue();
+      ServerFrame leaseGrant = shim.nextUnsolicited();
+      assertThat(leaseGrant.hasLeaseGrant()).isTrue();
+      assertThat(leaseGrant.getLeaseGrant().getGpuFreeMonoNs())
+          .isBetween(requestedAt, System.nanoTime());
+      shim.client.send(
+          ClientFrame.newBuilder()
+              .setLeaseRelease(
+                  LeaseRelease.newBuilder()
+                      .setDeviceIndex(0)
+                      .setLeaseId(leaseGrant.getLeaseGrant().getLeaseId())
+                      .setGpuTimeUs(1000)
+                      .setIdle(true)
+                      .setReleasedMonoNs(System.nanoTime())
+                      .setHandoffNs(20_000))
+              .build());
 
       // the metrics endpoint serves the GPU and the session's job
       await()
@@ -203,7 +220,8 @@ class NvmlReconciliationTest {
                               + "\",job=\"w-1\",node=\"nvml-node\"")
                       .contains("softmig_gpu_sessions{gpu=\"" + gpu1 + "\",node=\"nvml-node\"} 1")
                       .containsPattern("softmig_grants_total\\{[^}]*job=\"w-1\"[^}]*\\} 1")
-                      .contains("softmig_grant_latency_seconds_bucket{"));
+                      .containsPattern(
+                          "softmig_grant_latency_seconds_bucket\\{[^}]*job=\"w-1\"[^}]*le=\"2.5E-5\"\\} 1"));
     }
   }
 

@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import org.softmig.gpu.actor.GrantListener;
 import org.softmig.proto.v1.GpuStatus;
 import org.softmig.proto.v1.JobStatus;
 import org.softmig.proto.v1.NodeStatus;
@@ -27,7 +28,7 @@ import org.softmig.proto.v1.UnmanagedProcess;
  * read from it at scrape time, so a scrape always sees one consistent snapshot and jobs that are
  * gone disappear with it. Totals in the snapshot (GPU time, throttled time, OOM refusals) are
  * exposed as counters. Two things are events rather than state and are recorded as they happen:
- * lease grants with their latency ({@link #recordGrant}) and kills of unmanaged processes ({@link
+ * lease grants ({@link #recordGrant}) with their hand-off latency ({@link #recordHandoff}) and kills of unmanaged processes ({@link
  * #recordKill}).
  *
  * <p>Labels: {@code node}, {@code gpu} (the GPU's UUID), {@code job}, {@code user}, and {@code
@@ -39,7 +40,7 @@ public final class NodeMetrics {
 
   /** Grant latency buckets, seconds: from an idle hand-off (~100 µs) to a starved job. */
   private static final double[] GRANT_LATENCY_BUCKETS = {
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
     2.5
   };
 
@@ -143,7 +144,9 @@ public final class NodeMetrics {
     grantLatency =
         Histogram.builder()
             .name("softmig_grant_latency_seconds")
-            .help("Time from a lease request to its grant.")
+            .help(
+                "Lease hand-off: from the GPU becoming free (the previous holder's release, or"
+                    + " a request on an idle GPU) until the next holder received its grant.")
             .labelNames(JOB_LABELS)
             .classicOnly()
             .classicUpperBounds(GRANT_LATENCY_BUCKETS)
@@ -173,12 +176,31 @@ public final class NodeMetrics {
     grantLatency.removeIf(labels -> !current.contains(labels));
   }
 
-  /** A lease was granted to {@code jobId} on {@code gpuUuid} after waiting {@code latencyNanos}. */
-  public void recordGrant(String gpuUuid, String jobId, String user, long latencyNanos) {
+  /** A lease was granted to {@code jobId} on {@code gpuUuid}. */
+  public void recordGrant(String gpuUuid, String jobId, String user) {
     grants.labelValues(node, gpuUuid, jobId, user).inc();
+  }
+
+  /** A holder of a lease of {@code jobId} reported the hand-off it saw. */
+  public void recordHandoff(String gpuUuid, String jobId, String user, long handoffNanos) {
     grantLatency
         .labelValues(node, gpuUuid, jobId, user)
-        .observe(Math.max(0, latencyNanos) / 1e9);
+        .observe(Math.max(0, handoffNanos) / 1e9);
+  }
+
+  /** Feeds {@link #recordGrant} and {@link #recordHandoff} from the GPU actors. */
+  public GrantListener grantListener() {
+    return new GrantListener() {
+      @Override
+      public void granted(String gpuUuid, String jobId, String user, long latencyNanos) {
+        recordGrant(gpuUuid, jobId, user);
+      }
+
+      @Override
+      public void handedOff(String gpuUuid, String jobId, String user, long handoffNanos) {
+        recordHandoff(gpuUuid, jobId, user, handoffNanos);
+      }
+    };
   }
 
   /** An unmanaged process was killed; {@code reason} is "no session" or "over limit". */

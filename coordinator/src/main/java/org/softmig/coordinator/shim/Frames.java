@@ -82,7 +82,8 @@ public final class Frames {
           LeaseGrant.newBuilder()
               .setDeviceIndex(g.deviceIndex())
               .setLeaseId(g.leaseId())
-              .setDurationUs((int) Math.min(Integer.MAX_VALUE, g.durationNanos() / 1000)));
+              .setDurationUs((int) Math.min(Integer.MAX_VALUE, g.durationNanos() / 1000))
+              .setGpuFreeMonoNs(g.gpuFreeMonoNanos()));
     } else if (message instanceof SessionActor.LeaseRevoked r) {
       f.setLeaseRevoke(
           LeaseRevoke.newBuilder().setDeviceIndex(r.deviceIndex()).setLeaseId(r.leaseId()));

@@ -357,7 +357,13 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ActorRef<GpuActor.Command> gpu = gpuOrNull(r.getDeviceIndex());
       if (gpu != null) {
         gpu.tell(
-            new GpuActor.LeaseRelease(sessionId, r.getLeaseId(), nanos(r.getGpuTimeUs()), r.getIdle()));
+            new GpuActor.LeaseRelease(
+                sessionId,
+                r.getLeaseId(),
+                nanos(r.getGpuTimeUs()),
+                r.getIdle(),
+                r.getReleasedMonoNs(),
+                Math.max(0, r.getHandoffNs())));
       }
     }
   }

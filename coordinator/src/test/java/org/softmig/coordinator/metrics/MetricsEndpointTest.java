@@ -136,8 +136,10 @@ class MetricsEndpointTest {
   void countsGrantsAndTheirLatencyInAHistogram() throws Exception {
     server = MetricsServer.start(metrics.registry(), "127.0.0.1", 0);
     metrics.update(status(alice()));
-    metrics.recordGrant(GPU, "123", "alice", 80_000); // 80 µs
-    metrics.recordGrant(GPU, "123", "alice", 3_000_000); // 3 ms
+    metrics.recordGrant(GPU, "123", "alice");
+    metrics.recordGrant(GPU, "123", "alice");
+    metrics.recordHandoff(GPU, "123", "alice", 80_000); // 80 µs
+    metrics.recordHandoff(GPU, "123", "alice", 3_000_000); // 3 ms
 
     List<String> lines = samples(scrape());
 
@@ -155,7 +157,8 @@ class MetricsEndpointTest {
   void dropsJobsThatAreGoneFromTheStatus() throws Exception {
     server = MetricsServer.start(metrics.registry(), "127.0.0.1", 0);
     metrics.update(status(alice()));
-    metrics.recordGrant(GPU, "123", "alice", 1_000);
+    metrics.recordGrant(GPU, "123", "alice");
+    metrics.recordHandoff(GPU, "123", "alice", 1_000);
 
     metrics.update(status());
     String body = scrape();

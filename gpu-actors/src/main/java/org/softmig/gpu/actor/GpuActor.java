@@ -19,6 +19,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.LongSupplier;
+import org.softmig.gpu.domain.LatencyReservoir;
 import org.softmig.gpu.domain.MemoryLedger;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
@@ -66,10 +67,23 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   /**
    * The session is done with a lease: its work took {@code gpuTimeNanos}; {@code idle} means it
-   * stopped launching (otherwise it wants the next lease).
+   * stopped launching (otherwise it wants the next lease). {@code releasedMonoNanos}: when the
+   * process sent it, in the node's CLOCK_MONOTONIC (0 = unknown); {@code handoffNanos}: the
+   * hand-off the process saw for this lease, from the GPU becoming free to the grant's arrival (0
+   * = unknown).
    */
-  public record LeaseRelease(long sessionId, long leaseId, long gpuTimeNanos, boolean idle)
-      implements Command {}
+  public record LeaseRelease(
+      long sessionId,
+      long leaseId,
+      long gpuTimeNanos,
+      boolean idle,
+      long releasedMonoNanos,
+      long handoffNanos)
+      implements Command {
+    public LeaseRelease(long sessionId, long leaseId, long gpuTimeNanos, boolean idle) {
+      this(sessionId, leaseId, gpuTimeNanos, idle, 0, 0);
+    }
+  }
 
   /** A job was placed on this GPU before any of its processes started. */
   public record Place(String jobId, String user, long memoryBytes, double smPercent)
@@ -131,6 +145,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private static final int HISTORY = 1024;
+  private static final int HANDOFF_SAMPLES = 1024;
 
   private static final class JobEntry {
     String user = "";
@@ -152,6 +167,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long leaseNanos;
     long leaseUsedNanos;
     long askingSince; // when the job started waiting for its next lease; 0 = not waiting
+    long leaseReleasedAt; // latest release of the current lease by its holders; 0 = none yet
+    final LatencyReservoir handoffs = new LatencyReservoir(HANDOFF_SAMPLES);
 
     JobEntry(long startedUnixMs) {
       this.startedUnixMs = startedUnixMs;
@@ -169,6 +186,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private final TimeSliceScheduler scheduler;
   private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
   private final Map<Long, SessionEntry> sessions = new HashMap<>();
+  // When the GPU last became free, in the clock's time base (CLOCK_MONOTONIC in production): the
+  // end of the last lease, or a request that found no lease running. Sent with the next grant.
+  private long gpuFreeAt;
   private final LinkedHashMap<String, JobEntry> history =
       new LinkedHashMap<>() {
         @Override
@@ -417,6 +437,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     }
     startAsking(job, now);
     job.askers.add(request.sessionId());
+    if (scheduler.currentLeaseId().isEmpty()) {
+      gpuFreeAt = now;
+    }
     act(scheduler.request(jobId, now), now);
     return this;
   }
@@ -429,6 +452,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     String jobId = entry.spec().jobId();
     JobEntry job = jobs.get(jobId);
     long now = clock.getAsLong();
+    if (release.handoffNanos() > 0) {
+      job.handoffs.record(release.handoffNanos());
+      settings.grants().handedOff(gpu.uuid(), jobId, job.user, release.handoffNanos());
+    }
     if (!release.idle()) {
       startAsking(job, now);
       job.askers.add(release.sessionId());
@@ -446,6 +473,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       return this;
     }
     job.leaseUsedNanos = Math.max(job.leaseUsedNanos, release.gpuTimeNanos());
+    long releasedAt = release.releasedMonoNanos() > 0 ? release.releasedMonoNanos() : now;
+    job.leaseReleasedAt = Math.max(job.leaseReleasedAt, releasedAt);
     endLeaseIfReleased(jobId, job, now);
     return this;
   }
@@ -463,6 +492,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     stopAskingIfNobodyAsks(job);
     if (job.leaseId != 0 && job.holders.remove(sessionId)) {
       job.leaseUsedNanos = Math.max(job.leaseUsedNanos, now - job.leaseGrantedAt);
+      job.leaseReleasedAt = Math.max(job.leaseReleasedAt, now);
       endLeaseIfReleased(jobId, job, now);
     } else if (job.leaseId == 0 && job.askers.isEmpty()) {
       act(scheduler.withdraw(jobId, now), now);
@@ -475,8 +505,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     }
     long leaseId = job.leaseId;
     long used = job.leaseUsedNanos;
+    gpuFreeAt = job.leaseReleasedAt > 0 ? job.leaseReleasedAt : now;
     job.leaseId = 0;
     job.leaseUsedNanos = 0;
+    job.leaseReleasedAt = 0;
     act(scheduler.release(jobId, leaseId, used, !job.askers.isEmpty(), now), now);
   }
 
@@ -521,6 +553,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     job.leaseGrantedAt = now;
     job.leaseNanos = g.durationNanos();
     job.leaseUsedNanos = 0;
+    job.leaseReleasedAt = 0;
+    // a lease the scheduler ended by itself (overdue) freed the GPU in this very step
+    long gpuFree = gpuFreeAt > 0 ? gpuFreeAt : now;
+    gpuFreeAt = 0;
     job.holders.clear();
     job.holders.addAll(job.askers);
     job.askers.clear();
@@ -531,7 +567,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       SessionEntry entry = sessions.get(sessionId);
       entry
           .ref()
-          .tell(new SessionActor.LeaseGranted(entry.deviceIndex(), g.leaseId(), g.durationNanos()));
+          .tell(
+              new SessionActor.LeaseGranted(
+                  entry.deviceIndex(), g.leaseId(), g.durationNanos(), gpuFree));
     }
   }
 
@@ -552,6 +590,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       job.holders.clear();
       job.leaseId = 0;
       job.leaseUsedNanos = 0;
+      job.leaseReleasedAt = 0;
     }
   }
 
@@ -722,8 +761,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
               s.sharePercentLast10s(),
               s.gpuNanosTotal(),
               s.waitNanosTotal(),
-              s.grantLatencyP50Nanos(),
-              s.grantLatencyP99Nanos(),
+              job.handoffs.percentile(0.50),
+              job.handoffs.percentile(0.99),
               job.placed,
               processes));
     }

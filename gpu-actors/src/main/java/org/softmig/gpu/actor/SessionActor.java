@@ -42,9 +42,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   public record CreditRevoked(int deviceIndex, long epoch) implements Outbound {}
 
-  /** {@code durationNanos} 0 = open-ended. */
-  public record LeaseGranted(int deviceIndex, long leaseId, long durationNanos)
-      implements Outbound {}
+  /**
+   * {@code durationNanos} 0 = open-ended; {@code gpuFreeMonoNanos}: when the GPU became free for
+   * this grant, in the node's CLOCK_MONOTONIC ({@link System#nanoTime}), 0 = unknown.
+   */
+  public record LeaseGranted(
+      int deviceIndex, long leaseId, long durationNanos, long gpuFreeMonoNanos)
+      implements Outbound {
+    public LeaseGranted(int deviceIndex, long leaseId, long durationNanos) {
+      this(deviceIndex, leaseId, durationNanos, 0);
+    }
+  }
 
   public record LeaseRevoked(int deviceIndex, long leaseId) implements Outbound {}
 

@@ -6,6 +6,8 @@ import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -141,6 +143,38 @@ class GpuActorTest {
     gpu.tell(new GpuActor.LeaseRelease(2, grant.leaseId(), 12 * MS, true));
     var bGrant = b.expectMessageClass(SessionActor.LeaseGranted.class);
     assertThat(bGrant.leaseId()).isGreaterThan(grant.leaseId());
+  }
+
+  @Test
+  void grantsCarryWhenTheGpuBecameFreeAndStatusShowsTheReportedHandoffs() {
+    var gpu = gpu(TimeSliceScheduler.Policy.CAP);
+    var a = attach(gpu, 1, "a", 0, 50);
+    var b = attach(gpu, 2, "b", 0, 50);
+
+    long requestedAt = clock.get();
+    gpu.tell(new GpuActor.LeaseRequest(1)); // finds the GPU free
+    var aGrant = a.expectMessageClass(SessionActor.LeaseGranted.class);
+    assertThat(aGrant.gpuFreeMonoNanos()).isEqualTo(requestedAt);
+
+    gpu.tell(new GpuActor.LeaseRequest(2));
+    clock.addAndGet(21 * MS);
+    long releasedAt = clock.get() - 300_000; // sent by the process a little before it arrived
+    gpu.tell(new GpuActor.LeaseRelease(1, aGrant.leaseId(), 20 * MS, true, releasedAt, 30_000));
+    var bGrant = b.expectMessageClass(SessionActor.LeaseGranted.class);
+    assertThat(bGrant.gpuFreeMonoNanos()).isEqualTo(releasedAt);
+
+    clock.addAndGet(20 * MS);
+    gpu.tell(
+        new GpuActor.LeaseRelease(2, bGrant.leaseId(), 20 * MS, true, clock.get(), 40_000));
+    TestProbe<GpuSnapshot> snapshots = testKit.createTestProbe();
+    gpu.tell(new GpuActor.GetSnapshot(snapshots.ref()));
+    Map<String, GpuSnapshot.JobSnapshot> jobs = new HashMap<>();
+    for (GpuSnapshot.JobSnapshot job : snapshots.receiveMessage().jobs()) {
+      jobs.put(job.jobId(), job);
+    }
+    assertThat(jobs.get("a").grantLatencyP50Nanos()).isEqualTo(30_000);
+    assertThat(jobs.get("a").grantLatencyP99Nanos()).isEqualTo(30_000);
+    assertThat(jobs.get("b").grantLatencyP50Nanos()).isEqualTo(40_000);
   }
 
   @Test
