@@ -3,11 +3,8 @@ package org.softmig.coordinator;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.AskPattern;
-import akka.cluster.typed.Cluster;
-import akka.cluster.typed.Join;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,6 +14,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.softmig.coordinator.cluster.ClusterSettings;
+import org.softmig.coordinator.cluster.ClusterViews;
+import org.softmig.coordinator.config.ClusterOptions;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
 import org.softmig.coordinator.nvml.GpuInventory;
@@ -36,6 +36,8 @@ import org.softmig.gpu.domain.TimeSliceScheduler;
 public final class Coordinator implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
+  /** How often this node's status is compared with the last one published to the cluster. */
+  private static final Duration PUBLISH_CHECK = Duration.ofSeconds(1);
 
   private final NodeSettings settings;
   private final GpuInventory inventory;
@@ -43,6 +45,8 @@ public final class Coordinator implements AutoCloseable {
   private final LocalNode node;
   private final NodeRequests requests;
   private final ShimServer server;
+  private final ClusterViews views;
+  private final ClusterPublishing publishing;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -52,7 +56,11 @@ public final class Coordinator implements AutoCloseable {
       ActorSystem<NodeGuardian.Command> system,
       LocalNode node,
       NodeRequests requests,
-      ShimServer server) {
+      ShimServer server,
+      ClusterViews views,
+      ClusterPublishing publishing) {
+    this.views = views;
+    this.publishing = publishing;
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
@@ -61,8 +69,18 @@ public final class Coordinator implements AutoCloseable {
     this.server = server;
   }
 
-  /** Starts a coordinator; the inventory is closed with it. */
+  /** Starts a coordinator with the default cluster options; the inventory is closed with it. */
   public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
+    return start(settings, ClusterOptions.defaults(), inventory);
+  }
+
+  /**
+   * Starts a coordinator that joins the cluster as {@code cluster} says; the inventory is closed
+   * with it.
+   */
+  public static Coordinator start(
+      NodeSettings settings, ClusterOptions cluster, GpuInventory inventory) throws Exception {
+    ClusterSettings clusterSettings = cluster.toClusterSettings(settings);
     List<GpuDescriptor> descriptors = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
@@ -78,10 +96,12 @@ public final class Coordinator implements AutoCloseable {
                 TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
-            NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
+            NodeGuardian.create(descriptors, gpuSettings),
+            ClusterSettings.SYSTEM_NAME,
+            akkaConfig(clusterSettings));
     ShimServer server = null;
     try {
-      joinCluster(system, settings);
+      ClusterViews views = ClusterViews.start(system, clusterSettings);
       NodeGuardian.Gpus gpus =
           AskPattern.<NodeGuardian.Command, NodeGuardian.Gpus>ask(
                   system, NodeGuardian.GetGpus::new, Duration.ofSeconds(10), system.scheduler())
@@ -97,6 +117,10 @@ public final class Coordinator implements AutoCloseable {
               new Authorizer(
                   settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
               blocking);
+      Duration queryTimeout = clusterSettings.queryTimeout();
+      requests.setClusterStatus(() -> views.clusterStatus(queryTimeout));
+      requests.setClusterReport(job -> views.report(job, queryTimeout));
+      ClusterPublishing publishing = new ClusterPublishing(node, views, PUBLISH_CHECK);
       ShimServices services =
           new ShimServices(
               system,
@@ -114,7 +138,7 @@ public final class Coordinator implements AutoCloseable {
           settings.nodeName(),
           descriptors.size(),
           settings.socket());
-      return new Coordinator(settings, inventory, system, node, requests, server);
+      return new Coordinator(settings, inventory, system, node, requests, server, views, publishing);
     } catch (Exception e) {
       if (server != null) {
         server.close();
@@ -134,32 +158,14 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
-  static Config akkaConfig(NodeSettings settings) {
-    Config overrides =
-        ConfigFactory.empty()
-            .withValue(
-                "akka.remote.artery.canonical.port",
-                ConfigValueFactory.fromAnyRef(settings.clusterPort()));
-    if (!settings.seeds().isEmpty()) {
-      List<String> seeds = new ArrayList<>();
-      for (String seed : settings.seeds()) {
-        seeds.add("akka://softmig@" + seed);
-      }
-      overrides =
-          overrides
-              .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
-              .withValue(
-                  "akka.remote.artery.canonical.hostname",
-                  ConfigValueFactory.fromAnyRef(settings.nodeName()));
-    }
-    return overrides.withFallback(ConfigFactory.load());
+  /** The cluster member's Akka settings over application.conf (and -D system properties). */
+  static Config akkaConfig(ClusterSettings cluster) {
+    return cluster.toAkkaConfig().withFallback(ConfigFactory.load());
   }
 
-  private static void joinCluster(ActorSystem<?> system, NodeSettings settings) {
-    if (settings.seeds().isEmpty()) {
-      Cluster cluster = Cluster.get(system);
-      cluster.manager().tell(Join.create(cluster.selfMember().address()));
-    }
+  /** The cluster views of this node (membership, cluster status, job reports). */
+  public ClusterViews cluster() {
+    return views;
   }
 
   public NodeSettings settings() {
@@ -195,6 +201,7 @@ public final class Coordinator implements AutoCloseable {
       return;
     }
     server.close();
+    publishing.close();
     system.terminate();
     try {
       system.getWhenTerminated().toCompletableFuture().get(15, TimeUnit.SECONDS);
