@@ -180,7 +180,7 @@ public final class NodeRequests implements CliRequests {
     if (source != null && JOB_ID.matcher(jobId).matches()) {
       CompletionStage<ReportReply> cluster =
           source.apply(jobId).exceptionally(failure -> ReportReply.getDefaultInstance());
-      local = local.thenCombine(cluster, (mine, all) -> mergeReports(node.name(), mine, all));
+      local = local.thenCombine(cluster, (mine, all) -> mergeReports(mine, all));
     }
     return local.thenApply(reply -> ServerFrame.newBuilder().setReport(reply).build());
   }
@@ -188,7 +188,7 @@ public final class NodeRequests implements CliRequests {
   /**
    * This node's parts (the freshest) and the cluster's parts of every other node, by node and GPU.
    */
-  static ReportReply mergeReports(String self, ReportReply local, ReportReply cluster) {
+  static ReportReply mergeReports(ReportReply local, ReportReply cluster) {
     java.util.Map<String, JobReport> byPart = new java.util.TreeMap<>();
     for (JobReport r : cluster.getReportsList()) {
       byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);
