@@ -88,6 +88,8 @@ class ClusterProcessesIT {
           .pollInterval(Duration.ofMillis(500))
           .until(() -> reachable(node), r -> Boolean.FALSE.equals(r.get("n2")));
       assertThat(reachable(node)).containsEntry("n1", true).containsEntry("n3", true);
+      assertThat(cli("status", "--cluster", "--socket", socket(node)))
+          .contains("node n2  UNREACHABLE (");
       assertThat(localJobs(node)).containsExactly("job-" + node);
     }
 
