@@ -3,7 +3,7 @@ package org.softmig.coordinator;
 import akka.actor.Cancellable;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -36,11 +36,11 @@ final class ClusterPublishing implements AutoCloseable {
   private final AtomicBoolean busy = new AtomicBoolean();
   private final Cancellable task;
 
-  // touched only by one tick at a time (busy)
+  // touched only by one tick at a time (busy); lastParts also by its job callbacks
   private NodeStatus lastPublished;
   private long lastPushMillis;
   private long lastJobPushMillis;
-  private final Map<String, List<JobReport>> lastParts = new HashMap<>();
+  private final Map<String, List<JobReport>> lastParts = new ConcurrentHashMap<>();
 
   ClusterPublishing(LocalNode node, ClusterViews views, Duration checkInterval) {
     this.node = node;
