@@ -7,8 +7,8 @@
 #
 # Builds the shim (CMake) and the test programs (nvcc, gcc) on this machine,
 # starts the coordinator on the real GPU (NVML) for each phase, runs the memory,
-# compute and nvml parts, and writes DIR/results.json, DIR/suite.log,
-# DIR/coordinator.log and DIR/shim.log.  A node without Java or protobuf-c uses
+# compute and nvml parts, and writes DIR/results.json, DIR/summary.md,
+# DIR/suite.log, DIR/coordinator.log and DIR/shim.log.  A node without Java or protobuf-c uses
 # the bundle made by scripts/make-gpu-bundle.sh.  Every step runs under
 # `timeout`; the whole run stops by --budget seconds (default 510).  Exits 0
 # once results are written, 1 when the setup itself failed (the reason is in
@@ -20,9 +20,10 @@
 
 set -uo pipefail
 
-# The coordinator option that makes it kill unmanaged processes (checked against
-# `coordinator --help`; left out, with a failed check, when it is not listed).
+# How the coordinator is told to kill unmanaged processes: the option, when
+# `coordinator --help` lists it, else this line in a node config file (--config).
 UNMANAGED_POLICY_FLAG="--unmanaged-policy kill"
+UNMANAGED_POLICY_CONFIG="softmig.unmanaged-policy = kill"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COMMAND="scripts/gpu-suite.sh $*"
@@ -240,6 +241,7 @@ log "built in $(($(date +%s) - START))s; $(left)s left"
 runner_args=(--out "$OUT" --work "$WORK" --bin-dir "$BIN" --py-dir "$ROOT/bench/gpu/py"
 	--shim "$BUILD/libsoftmig.so" --java "$JAVA" --jar "$JAR"
 	--deadline "$((DEADLINE - 20))" --unmanaged-flag "$UNMANAGED_POLICY_FLAG"
+	--unmanaged-config "$UNMANAGED_POLICY_CONFIG"
 	--command "$COMMAND")
 [ -n "$ONLY" ] && runner_args+=(--only "$ONLY")
 [ -n "$QUICK" ] && runner_args+=(--quick)
@@ -254,8 +256,9 @@ timeout --signal=TERM --kill-after=15 "$runner_limit" \
 rc=$?
 [ "$rc" -eq 0 ] || log "the runner exited $rc (results so far are in $OUT/results.json)"
 if [ -f "$OUT/results.json" ]; then
-	python3 "$ROOT/scripts/summarize-gpu-results.py" "$OUT/results.json" >"$WORK/summary.md" 2>&1 &&
-		log "summary: $WORK/summary.md"
+	timeout 30 python3 "$ROOT/scripts/summarize-gpu-results.py" "$OUT/results.json" \
+		>"$OUT/summary.md" 2>&1 && log "summary: $OUT/summary.md"
 fi
 log "done in $(($(date +%s) - START))s; results in $OUT/results.json"
+sleep 1 # let tee write the last lines of suite.log
 exit 0

@@ -316,7 +316,7 @@ class Suite:
             with open(os.path.join(self.a.work, "coordinator.pid"), "w") as f:
                 f.write(f"{p.pid}\n")
             t0 = time.monotonic()
-            while time.monotonic() - t0 < 40 and p.poll() is None:
+            while time.monotonic() - t0 < 60 and p.poll() is None:
                 if os.path.exists(self.socket) and self.status() is not None:
                     log(f"coordinator up in {time.monotonic() - t0:.1f}s")
                     self.results.raw(f"coordinator.{phase}.args", cmd)
@@ -325,7 +325,7 @@ class Suite:
             log(f"coordinator ({phase}) did not come up with {extra_args}; see {logfile}")
             self.stop_coordinator()
         self.results.add("suite", f"coordinator.{phase}.starts", False, False, True, "bool",
-                         "coordinator did not answer status within 40 s")
+                         "coordinator did not answer status within 60 s")
         return False
 
     def stop_coordinator(self):
@@ -469,7 +469,7 @@ class Suite:
         out = self.run_together(
             specs, seconds + 60,
             probe=(lambda: probe.setdefault("status", self.status())) if status_probe else None,
-            probe_after=max(0.5, seconds - 2.5))
+            probe_after=max(0.5, seconds * 0.6))  # the CLI needs a JVM start before it asks
         self.results.raw(f"compute.{phase}.{name}", {"limits": limits, "jobs": out,
                                                       "status": probe.get("status")})
         rate0 = base["kernel_rate"]
@@ -483,7 +483,16 @@ class Suite:
                 self.results.add("compute", f"{name}.job{i}_share", ok,
                                  round(share, 2) if share is not None else None, lim, "%",
                                  window_note(res, base))
-        if aggregate_target is not None or not check_shares:
+        st = probe.get("status")
+        if st is not None:
+            by_id = {str(j.get("job_id")): j for j in status_jobs(st)}
+            for i, lim in enumerate(limits):
+                j = by_id.get(specs[i][2]["SOFTMIG_JOB_ID"]) if preload else None
+                if j is not None and j.get("sm_share_percent") is not None:
+                    self.results.add("compute", f"{name}.job{i}_share_per_coordinator", None,
+                                     j.get("sm_share_percent"), lim, "%",
+                                     "sm_share_percent from status --json near the run's end")
+        if aggregate_target is not None or not check_shares or len(limits) > 1:
             total = sum(s for s in shares if s is not None) if all(
                 s is not None for s in shares) else None
             passed = None if aggregate_target is None else (
@@ -797,6 +806,18 @@ class Suite:
 
     # ------------------------------------------------------------------- NVML
 
+    def unmanaged_kill_args(self):
+        """Coordinator arguments for the `kill` policy: the flag, else a node config file."""
+        a = self.a
+        if a.unmanaged_flag and self.supports(shlex.split(a.unmanaged_flag)[0]):
+            return shlex.split(a.unmanaged_flag)
+        if a.unmanaged_config and self.supports("--config"):
+            path = os.path.join(a.work, "node-nvml.conf")
+            with open(path, "w") as f:
+                f.write(a.unmanaged_config + "\n")
+            return ["--config", path]
+        return []
+
     def nvml_checks(self):
         st = self.status()
         gpus = status_gpus(st)
@@ -828,7 +849,7 @@ class Suite:
         p.wait_ready(30)
         t0 = time.monotonic()
         reported_at, killed_at = None, None
-        while time.monotonic() - t0 < 10:
+        while time.monotonic() - t0 < 12:  # the reconciler waits a grace period (3 s)
             if p.p.poll() is not None and killed_at is None:
                 killed_at = time.monotonic() - t0
             if reported_at is None:
@@ -851,13 +872,14 @@ class Suite:
         self.results.add("nvml", "unmanaged.reported_within_2s",
                          first is not None and first <= 2.0,
                          round(first, 2) if first is not None else None, 2.0, "s", note)
-        flag_ok = self.supports(self.a.unmanaged_flag.split()[0]) if self.a.unmanaged_flag else False
+        how = self.unmanaged_kill_args()
+        flag_ok = bool(how)
         self.results.add("nvml", "unmanaged.killed_under_kill_policy",
                          killed_at is not None and rc in (-9, -15, 137, 143),
                          round(killed_at, 2) if killed_at is not None else None, "killed", "s",
-                         f"exit {rc}" + ("" if flag_ok else
-                                         f"; coordinator --help does not list "
-                                         f"{self.a.unmanaged_flag!r}"))
+                         f"exit {rc}; policy set with {shlex.join(how)}" if flag_ok else
+                         f"exit {rc}; coordinator --help lists neither "
+                         f"{self.a.unmanaged_flag!r} nor --config")
         self.cli("release", "--job", "suite-nvml-placed")
 
     def nvml_usage(self):
@@ -890,7 +912,6 @@ class Suite:
     # ------------------------------------------------------------------ phases
 
     def main(self):
-        a = self.a
         try:
             if "compute" in self.parts or "memory" in self.parts:
                 log("== phase baseline (no shim, no coordinator)")
@@ -908,8 +929,7 @@ class Suite:
                         self.compute_cap()
             if "nvml" in self.parts and self.has_time(30, "nvml"):
                 log("== phase nvml")
-                extra = shlex.split(a.unmanaged_flag) if a.unmanaged_flag and self.supports(
-                    shlex.split(a.unmanaged_flag)[0]) else []
+                extra = self.unmanaged_kill_args()
                 if self.start_coordinator("nvml", "cap", extra):
                     self.nvml_checks()
             if "compute" in self.parts and self.has_time(30, "share"):
@@ -1065,6 +1085,8 @@ def main():
     ap.add_argument("--deadline", type=float, default=0.0, help="epoch seconds to stop by")
     ap.add_argument("--unmanaged-flag", default="--unmanaged-policy kill",
                     help="coordinator option that sets the unmanaged-process policy to kill")
+    ap.add_argument("--unmanaged-config", default="softmig.unmanaged-policy = kill",
+                    help="node config line for the kill policy, used when the flag is not listed")
     ap.add_argument("--command", default="", help="the command line to record in the results")
     ap.add_argument("--fake", action="store_true",
                     help="run on the fake CUDA driver and --simulate GPUs (a dry run)")

@@ -13,6 +13,7 @@
 #   MANIFEST.txt             what was packed, from which commit
 #
 # Needs a JDK 17+ (jlink, jdeps), protoc-c and libprotobuf-c-dev on this machine.
+# Takes a few minutes (jdeps, then xz over ~190 MB); XZ_OPT overrides "-6 -T0".
 
 set -euo pipefail
 
@@ -22,8 +23,9 @@ JAR="$ROOT/coordinator/target/softmig.jar"
 PROTO_DIR="$ROOT/proto/src/main/proto"
 MAX_BYTES=$((40 * 1024 * 1024))
 # The coordinator's modules: Akka needs java.management, jdk.unsupported and jdk.jfr
-# (Artery flight-recorder events), Logback java.xml and java.naming, Netty jdk.net.
-MODULES="java.base,java.xml,java.management,java.naming,jdk.jfr,jdk.net,jdk.unsupported,java.logging,java.sql"
+# (Artery flight-recorder events), Logback java.xml and java.naming, Netty jdk.net,
+# the Prometheus exporter jdk.httpserver; jdeps adds what else the jar uses.
+MODULES="java.base,java.xml,java.management,java.naming,jdk.jfr,jdk.net,jdk.unsupported,java.logging,java.sql,jdk.httpserver"
 
 die() {
 	echo "make-gpu-bundle.sh: $*" >&2
@@ -46,9 +48,19 @@ trap 'rm -rf "$STAGE_ROOT"' EXIT
 STAGE="$STAGE_ROOT/softmig-gpu-bundle"
 mkdir -p "$STAGE/protobuf-c/include/protobuf-c" "$STAGE/protobuf-c/lib" "$STAGE/pregenerated"
 
-# Modules the jar really uses, as far as jdeps can tell; added to the list above.
-found=$(timeout 300 jdeps --ignore-missing-deps --multi-release 17 --print-module-deps "$JAR" \
-	2>/dev/null | tail -1 || true)
+# Modules the jar really uses, as far as jdeps can tell; added to the list above
+# (jdk.httpserver for the metrics endpoint, java.desktop for java.beans, ...).  The
+# shaded jar carries the module-info.class of some of its parts, which makes jdeps
+# treat it as a broken module, so it reads the classes unpacked without them.
+mkdir -p "$STAGE_ROOT/classes"
+python3 - "$JAR" "$STAGE_ROOT/classes" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if not n.endswith("module-info.class")])
+PY
+found=$(timeout 600 jdeps --ignore-missing-deps --multi-release 17 --print-module-deps \
+	"$STAGE_ROOT/classes" 2>/dev/null | tail -1 || true)
+rm -rf "$STAGE_ROOT/classes"
 if [ -n "$found" ]; then
 	for m in ${found//,/ }; do
 		case ",$MODULES," in
@@ -97,7 +109,7 @@ protoc-c --c_out="$STAGE/pregenerated" --proto_path="$PROTO_DIR" "$PROTO_DIR/sof
 mkdir -p "$DEST"
 OUT="$DEST/softmig-gpu-bundle.tar.xz"
 echo "packing $OUT"
-XZ_OPT="-6 -T0" tar -cJf "$OUT.tmp" -C "$STAGE_ROOT" softmig-gpu-bundle
+XZ_OPT="${XZ_OPT:--6 -T0}" tar -cJf "$OUT.tmp" -C "$STAGE_ROOT" softmig-gpu-bundle
 mv "$OUT.tmp" "$OUT"
 size=$(stat -c %s "$OUT")
 echo "bundle: $OUT ($((size / 1024 / 1024)) MiB)"

@@ -59,7 +59,7 @@ def main(argv):
     print(f"\n**{passed} passed, {failed} failed**, {len(checks) - passed - failed} figures "
           "reported without a target.\n")
 
-    parts = []
+    parts = [p for p in PART_TITLES if any(c.get("part") == p for c in checks)]
     for c in checks:
         if c.get("part") not in parts:
             parts.append(c.get("part"))

@@ -36,6 +36,8 @@ struct mem_dev {
 	uint64_t ceiling;
 	uint64_t epoch;
 	bool dirty;            /* a UsageReport is due */
+	uint64_t report_peak;  /* highest used since the last UsageReport */
+	uint64_t report_refusals; /* local refusals since the last UsageReport */
 	uint64_t hello_used;   /* used as sent in the last Hello's holdings */
 };
 
@@ -84,10 +86,15 @@ static void send_usage_locked(int dev)
 
 	r.device_index = (uint32_t)dev;
 	r.used_bytes = devs[dev].used;
+	r.peak_bytes = devs[dev].report_peak > r.used_bytes ? devs[dev].report_peak : r.used_bytes;
+	r.refusals = devs[dev].report_refusals;
 	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_USAGE_REPORT;
 	f.usage_report = &r;
-	if (client_send(&f) == 0)
+	if (client_send(&f) == 0) {
 		devs[dev].dirty = false;
+		devs[dev].report_peak = devs[dev].used;
+		devs[dev].report_refusals = 0;
+	}
 }
 
 static void send_mem_locked(int dev, bool reserve, uint64_t bytes)
@@ -151,6 +158,8 @@ void mem_on_credit_revoke(int dev, uint64_t epoch)
 	if (!valid_dev(dev))
 		return;
 	pthread_mutex_lock(&mem_mu);
+	if (devs[dev].dirty)
+		send_usage_locked(dev); /* the peak and refusals of the credit period */
 	devs[dev].credit = false;
 	r.device_index = (uint32_t)dev;
 	r.epoch = epoch;
@@ -244,6 +253,8 @@ static bool fits_locally(const struct mem_dev *d, uint64_t bytes)
 static void take_locked(struct mem_dev *d, uint64_t bytes)
 {
 	d->used += bytes;
+	if (d->used > d->report_peak)
+		d->report_peak = d->used;
 	d->allocations++;
 	d->job_used += bytes;
 }
@@ -295,6 +306,10 @@ out_granted:
 	pthread_mutex_unlock(&mem_mu);
 	return 0;
 out_refused:
+	if (d->credit) {
+		d->report_refusals++;
+		d->dirty = true;
+	}
 	log_msg(LOG_INFO, "device %d: %llu bytes refused locally (uses %llu of %llu)", dev,
 		(unsigned long long)bytes, (unsigned long long)d->used,
 		(unsigned long long)(d->credit ? d->ceiling : d->limit));

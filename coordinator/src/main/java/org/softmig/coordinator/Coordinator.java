@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,19 +20,27 @@ import org.softmig.coordinator.cluster.ClusterViews;
 import org.softmig.coordinator.config.ClusterOptions;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
+import org.softmig.coordinator.metrics.MetricsServer;
+import org.softmig.coordinator.metrics.NodeMetrics;
 import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.nvml.GpuSampler;
+import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.shim.Peer;
 import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
+import org.softmig.gpu.actor.GrantListener;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.Reconciler;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
- * per GPU of the inventory, and the Unix socket server. {@link #close()} stops all of it.
+ * per GPU of the inventory, the Unix socket server, the once-a-second reconciliation with NVML
+ * ({@link ReconcileLoop}) and, with a metrics port, the Prometheus endpoint. {@link #close()}
+ * stops all of it.
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -47,6 +56,9 @@ public final class Coordinator implements AutoCloseable {
   private final ShimServer server;
   private final ClusterViews views;
   private final ClusterPublishing publishing;
+  private final GpuSampler sampler;
+  private final ReconcileLoop reconcile;
+  private final MetricsServer metricsServer;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -57,6 +69,9 @@ public final class Coordinator implements AutoCloseable {
       LocalNode node,
       NodeRequests requests,
       ShimServer server,
+      GpuSampler sampler,
+      ReconcileLoop reconcile,
+      MetricsServer metricsServer,
       ClusterViews views,
       ClusterPublishing publishing) {
     this.views = views;
@@ -67,24 +82,48 @@ public final class Coordinator implements AutoCloseable {
     this.node = node;
     this.requests = requests;
     this.server = server;
+    this.sampler = sampler;
+    this.reconcile = reconcile;
+    this.metricsServer = metricsServer;
   }
 
-  /** Starts a coordinator with the default cluster options; the inventory is closed with it. */
+  /** Starts a coordinator; the inventory is closed with it. Kills are real SIGKILLs. */
   public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
     return start(settings, ClusterOptions.defaults(), inventory);
   }
 
-  /**
-   * Starts a coordinator that joins the cluster as {@code cluster} says; the inventory is closed
-   * with it.
-   */
+  /** As {@link #start(NodeSettings, GpuInventory)}, joining the cluster as {@code cluster} says. */
   public static Coordinator start(
       NodeSettings settings, ClusterOptions cluster, GpuInventory inventory) throws Exception {
+    return start(
+        settings, cluster, inventory, ProcessKiller.sigkill(), ReconcileLoop.Settings.defaults());
+  }
+
+  /** As {@link #start(NodeSettings, GpuInventory)}, with the killer and round timing given. */
+  public static Coordinator start(
+      NodeSettings settings,
+      GpuInventory inventory,
+      ProcessKiller killer,
+      ReconcileLoop.Settings reconcileSettings)
+      throws Exception {
+    return start(settings, ClusterOptions.defaults(), inventory, killer, reconcileSettings);
+  }
+
+  /** Starts a coordinator with everything given; the inventory is closed with it. */
+  public static Coordinator start(
+      NodeSettings settings,
+      ClusterOptions cluster,
+      GpuInventory inventory,
+      ProcessKiller killer,
+      ReconcileLoop.Settings reconcileSettings)
+      throws Exception {
     ClusterSettings clusterSettings = cluster.toClusterSettings(settings);
     List<GpuDescriptor> descriptors = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
     }
+    NodeMetrics metrics =
+        settings.metricsPort() > 0 ? new NodeMetrics(settings.nodeName()) : null;
     GpuActor.Settings gpuSettings =
         new GpuActor.Settings(
             true,
@@ -93,13 +132,18 @@ public final class Coordinator implements AutoCloseable {
                     ? TimeSliceScheduler.Policy.SHARE
                     : TimeSliceScheduler.Policy.CAP,
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
-                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS));
+                TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
+            metrics == null ? GrantListener.NONE : metrics::recordGrant,
+            contextReserve(inventory));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings),
             ClusterSettings.SYSTEM_NAME,
             akkaConfig(clusterSettings));
     ShimServer server = null;
+    GpuSampler sampler = null;
+    ReconcileLoop reconcile = null;
+    MetricsServer metricsServer = null;
     try {
       ClusterViews views = ClusterViews.start(system, clusterSettings);
       NodeGuardian.Gpus gpus =
@@ -133,13 +177,46 @@ public final class Coordinator implements AutoCloseable {
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
       server = ShimServer.start(settings.socket(), 2, services);
+      if (metrics != null) {
+        metricsServer = MetricsServer.start(metrics.registry(), settings.metricsPort());
+      }
+      sampler = new GpuSampler(inventory);
+      reconcile =
+          ReconcileLoop.start(
+              node,
+              sampler,
+              new Reconciler(
+                  new Reconciler.Settings(
+                      settings.unmanagedPolicy(),
+                      reconcileSettings.toleranceBytes(),
+                      reconcileSettings.graceNanos(),
+                      Set.of())),
+              new JobIdentityResolver(
+                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              settings.procRoot(),
+              killer,
+              metrics,
+              reconcileSettings);
       log.info(
-          "Coordinator [{}] up with [{}] GPU(s) on [{}]",
+          "Coordinator [{}] up with [{}] GPU(s) on [{}], unmanaged processes: [{}]",
           settings.nodeName(),
           descriptors.size(),
-          settings.socket());
-      return new Coordinator(settings, inventory, system, node, requests, server, views, publishing);
+          settings.socket(),
+          settings.unmanagedPolicy().configValue());
+      return new Coordinator(
+          settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer,
+          views,
+          publishing);
     } catch (Exception e) {
+      if (reconcile != null) {
+        reconcile.close();
+      }
+      if (sampler != null) {
+        sampler.close();
+      }
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       if (server != null) {
         server.close();
       }
@@ -148,6 +225,16 @@ public final class Coordinator implements AutoCloseable {
       inventory.close();
       throw e;
     }
+  }
+
+  /**
+   * What each process's CUDA context is assumed to take until NVML has measured it: 640 MiB on
+   * real GPUs (an H100 context under CUDA 13 measured 500-600 MiB with PyTorch and JAX), nothing
+   * on simulated ones.
+   */
+  static long contextReserve(GpuInventory inventory) {
+    boolean real = inventory.gpus().stream().anyMatch(g -> !g.simulated());
+    return real ? 640L << 20 : 0;
   }
 
   private static long ownUid() {
@@ -189,6 +276,11 @@ public final class Coordinator implements AutoCloseable {
     return server.socket();
   }
 
+  /** The metrics endpoint's port, or 0 when metrics are off. */
+  public int metricsPort() {
+    return metricsServer == null ? 0 : metricsServer.port();
+  }
+
   /** Blocks until the actor system ends. */
   public void awaitTermination() throws Exception {
     system.getWhenTerminated().toCompletableFuture().get();
@@ -199,6 +291,11 @@ public final class Coordinator implements AutoCloseable {
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    reconcile.close();
+    sampler.close();
+    if (metricsServer != null) {
+      metricsServer.close();
     }
     server.close();
     publishing.close();

@@ -28,6 +28,7 @@ public final class LocalNode {
   private final ActorRef<NodeGuardian.Command> guardian;
   private final List<NodeGuardian.GpuRef> gpus;
   private final Map<String, GpuInfo> infoByUuid = new LinkedHashMap<>();
+  private volatile NvmlObservation nvml = NvmlObservation.NONE;
 
   public LocalNode(
       String name,
@@ -60,6 +61,15 @@ public final class LocalNode {
 
   public ActorSystem<?> system() {
     return system;
+  }
+
+  /** What NVML saw in the last reconciliation round; shown by {@link #status()}. */
+  public void observe(NvmlObservation observation) {
+    this.nvml = observation;
+  }
+
+  public NvmlObservation observation() {
+    return nvml;
   }
 
   /** Every GPU actor's snapshot, in index order. */
@@ -96,6 +106,8 @@ public final class LocalNode {
   public CompletionStage<NodeStatus> status() {
     return snapshots()
         .thenApply(
-            list -> StatusMapping.nodeStatus(name, list, infoByUuid, System.currentTimeMillis()));
+            list ->
+                StatusMapping.nodeStatus(
+                    name, list, infoByUuid, nvml, System.currentTimeMillis()));
   }
 }

@@ -18,6 +18,16 @@ public final class StatusMapping {
 
   public static NodeStatus nodeStatus(
       String node, List<GpuSnapshot> snapshots, Map<String, GpuInfo> infoByUuid, long nowMillis) {
+    return nodeStatus(node, snapshots, infoByUuid, NvmlObservation.NONE, nowMillis);
+  }
+
+  /** With what NVML saw last: memory in use per GPU and per process, unmanaged processes. */
+  public static NodeStatus nodeStatus(
+      String node,
+      List<GpuSnapshot> snapshots,
+      Map<String, GpuInfo> infoByUuid,
+      NvmlObservation nvml,
+      long nowMillis) {
     NodeStatus.Builder n =
         NodeStatus.newBuilder()
             .setNode(node)
@@ -26,12 +36,28 @@ public final class StatusMapping {
             .setHealth("ok")
             .setObserver(snapshots.isEmpty());
     for (GpuSnapshot s : snapshots) {
-      n.addGpus(gpuStatus(s, infoByUuid.get(s.gpu().uuid())));
+      String uuid = s.gpu().uuid();
+      n.addGpus(
+          gpuStatus(
+              s,
+              infoByUuid.get(uuid),
+              nvml.gpuUsedBytes().get(uuid),
+              nvml.processBytes().get(uuid)));
     }
+    n.addAllUnmanagedProcesses(nvml.unmanaged());
     return n.build();
   }
 
   public static GpuStatus gpuStatus(GpuSnapshot s, GpuInfo info) {
+    return gpuStatus(s, info, null, null);
+  }
+
+  /**
+   * @param nvmlUsedBytes NVML's memory in use on the GPU, or null (then the ledger's figure)
+   * @param nvmlBytesByPid NVML's bytes per process on the GPU, or null when unknown
+   */
+  public static GpuStatus gpuStatus(
+      GpuSnapshot s, GpuInfo info, Long nvmlUsedBytes, Map<Integer, Long> nvmlBytesByPid) {
     GpuStatus.Builder g =
         GpuStatus.newBuilder()
             .setUuid(s.gpu().uuid())
@@ -39,18 +65,23 @@ public final class StatusMapping {
             .setName(s.gpu().name())
             .setMemoryTotalBytes(s.gpu().memoryTotalBytes())
             .setMemoryCommittedBytes(s.memoryCommittedBytes())
-            .setMemoryUsedBytes(s.memoryUsedBytes())
+            .setMemoryUsedBytes(nvmlUsedBytes != null ? nvmlUsedBytes : s.memoryUsedBytes())
             .setSmCommittedPercent(s.smCommittedPercent());
     if (info != null) {
       g.setPciBusId(info.pciBusId()).setSimulated(info.simulated());
     }
     for (GpuSnapshot.JobSnapshot j : s.jobs()) {
-      g.addJobs(jobStatus(j));
+      g.addJobs(jobStatus(j, nvmlBytesByPid));
     }
     return g.build();
   }
 
   public static JobStatus jobStatus(GpuSnapshot.JobSnapshot j) {
+    return jobStatus(j, null);
+  }
+
+  /** With NVML's bytes per pid ({@code process_memory.used_bytes}), or null when unknown. */
+  public static JobStatus jobStatus(GpuSnapshot.JobSnapshot j, Map<Integer, Long> nvmlBytesByPid) {
     JobStatus.Builder b =
         JobStatus.newBuilder()
             .setJobId(j.jobId())
@@ -68,8 +99,12 @@ public final class StatusMapping {
             .setOomRefusals(j.oomRefusals());
     for (GpuSnapshot.ProcessSnapshot p : j.processes()) {
       b.addProcesses(p.pid());
-      b.addProcessMemory(
-          ProcessMemory.newBuilder().setPid(p.pid()).setTrackedBytes(p.usedBytes()));
+      ProcessMemory.Builder m =
+          ProcessMemory.newBuilder().setPid(p.pid()).setTrackedBytes(p.usedBytes());
+      if (nvmlBytesByPid != null) {
+        m.setUsedBytes(nvmlBytesByPid.getOrDefault(p.pid(), 0L));
+      }
+      b.addProcessMemory(m);
     }
     return b.build();
   }

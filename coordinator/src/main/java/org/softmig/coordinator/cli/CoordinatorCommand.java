@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import org.softmig.coordinator.Coordinator;
 import org.softmig.coordinator.config.ClusterOptions;
 import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.nvml.GpuInventories;
 import org.softmig.coordinator.nvml.GpuInventory;
 import org.softmig.coordinator.nvml.SimulatedGpus;
 import picocli.CommandLine;
@@ -51,6 +52,17 @@ public final class CoordinatorCommand implements Callable<Integer> {
 
   @Option(names = "--seed", paramLabel = "HOST:PORT", description = "cluster seed node")
   List<String> seeds;
+
+  @Option(names = "--require-gpus", description = "refuse to start without real GPUs from NVML")
+  Boolean requireGpus;
+
+  @Option(
+      names = "--unmanaged-policy",
+      paramLabel = "report|kill",
+      description =
+          "processes on a sliced GPU without a session, or over their job's limit: report"
+              + " (default) or kill")
+  String unmanagedPolicy;
 
   @Option(names = "--cluster-host",
       description = "address other nodes reach this one at (default: 127.0.0.1 without seeds,"
@@ -118,6 +130,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
       if (procRoot != null) {
         s = s.withProcRoot(procRoot);
       }
+      if (requireGpus != null) {
+        s = s.withRequireGpus(requireGpus);
+      }
+      if (unmanagedPolicy != null) {
+        s = s.withUnmanagedPolicy(NodeSettings.parseUnmanagedPolicy(unmanagedPolicy));
+      }
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
@@ -162,11 +180,16 @@ public final class CoordinatorCommand implements Callable<Integer> {
         public void close() {}
       };
 
+  /**
+   * Simulated GPUs with --simulate, else NVML's; without NVML a node with no GPUs, unless real
+   * GPUs are required.
+   */
   static GpuInventory inventory(NodeSettings settings) {
-    if (settings.simulate() != null) {
-      return SimulatedGpus.fromSpec(settings.simulate());
+    try {
+      return GpuInventories.open(
+          settings.simulate(), settings.requireGpus(), SimulatedGpus::fromSpec);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw new CliFailure(e.getMessage());
     }
-    throw new CliFailure(
-        "no NVML inventory in this build; start with --simulate SPEC (e.g. --simulate 48G,48G)");
   }
 }

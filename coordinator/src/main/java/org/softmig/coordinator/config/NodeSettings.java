@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import org.softmig.gpu.domain.UnmanagedPolicy;
 
 /**
  * The settings of one node's coordinator: from the node config file (HOCON, keys under {@code
@@ -26,6 +28,9 @@ import java.util.Locale;
  * @param clusterPort the Akka cluster port; 0 = any free port
  * @param seeds cluster seed nodes as HOST:PORT; empty = this node alone
  * @param procRoot usually {@code /proc}
+ * @param requireGpus refuse to start unless NVML provides real GPUs
+ * @param unmanagedPolicy what to do with processes on a sliced GPU without a session, or over
+ *     their job's limit in NVML's eyes: report them, or kill them too
  */
 public record NodeSettings(
     Path socket,
@@ -38,7 +43,9 @@ public record NodeSettings(
     int metricsPort,
     int clusterPort,
     List<String> seeds,
-    Path procRoot) {
+    Path procRoot,
+    boolean requireGpus,
+    UnmanagedPolicy unmanagedPolicy) {
 
   public static final Path DEFAULT_SOCKET = Path.of("/run/softmig/softmig.sock");
 
@@ -58,7 +65,9 @@ public record NodeSettings(
         0,
         25520,
         List.of(),
-        Path.of("/proc"));
+        Path.of("/proc"),
+        false,
+        UnmanagedPolicy.REPORT);
   }
 
   /**
@@ -93,6 +102,8 @@ public record NodeSettings(
     s = s.withClusterPort(r.port("softmig.cluster-port", s.clusterPort));
     s = s.withSeeds(r.strings("softmig.seeds", s.seeds));
     s = s.withProcRoot(r.path("softmig.proc-root", s.procRoot));
+    s = s.withRequireGpus(r.bool("softmig.require-gpus", s.requireGpus));
+    s = s.withUnmanagedPolicy(r.unmanagedPolicy("softmig.unmanaged-policy", s.unmanagedPolicy));
     return s;
   }
 
@@ -106,50 +117,68 @@ public record NodeSettings(
   }
 
   public NodeSettings withSocket(Path v) {
-    return new NodeSettings(v, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(v, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withSimulate(String v) {
-    return new NodeSettings(socket, v, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, v, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withNodeName(String v) {
-    return new NodeSettings(socket, simulate, v, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, v, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withSmPolicy(String v) {
-    return new NodeSettings(socket, simulate, nodeName, checkPolicy(v), leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, checkPolicy(v), leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withLeaseMillis(long v) {
     if (v < 1 || v > 10_000) {
       throw new IllegalArgumentException("lease of " + v + " ms is not between 1 and 10000 ms");
     }
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, v, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, v, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withConfigDir(Path v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, v, adminGroup, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, v, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withAdminGroup(String v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, v, metricsPort, clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, v, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withMetricsPort(int v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, checkPort(v), clusterPort, seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, checkPort(v), clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withClusterPort(int v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, checkPort(v), seeds, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, checkPort(v), seeds, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withSeeds(List<String> v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, v, procRoot);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, v, procRoot, requireGpus, unmanagedPolicy);
   }
 
   public NodeSettings withProcRoot(Path v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, v);
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, v, requireGpus, unmanagedPolicy);
+  }
+
+  public NodeSettings withRequireGpus(boolean v) {
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, v, unmanagedPolicy);
+  }
+
+  public NodeSettings withUnmanagedPolicy(UnmanagedPolicy v) {
+    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, Objects.requireNonNull(v, "unmanagedPolicy"));
+  }
+
+  /** Parses {@code report} or {@code kill}; the error names the key and the value. */
+  public static UnmanagedPolicy parseUnmanagedPolicy(String value) {
+    try {
+      return UnmanagedPolicy.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "unmanaged-policy '" + value + "' is not report or kill");
+    }
   }
 
   private static int checkPort(int port) {
@@ -240,6 +269,29 @@ public record NodeSettings(
         return checkPort(port);
       } catch (ConfigException | IllegalArgumentException e) {
         throw bad(key, "expected a port between 0 and 65535");
+      }
+    }
+
+    boolean bool(String key, boolean fallback) {
+      if (!config.hasPath(key)) {
+        return fallback;
+      }
+      try {
+        return config.getBoolean(key);
+      } catch (ConfigException e) {
+        throw bad(key, "expected true or false");
+      }
+    }
+
+    UnmanagedPolicy unmanagedPolicy(String key, UnmanagedPolicy fallback) {
+      String s = string(key, null);
+      if (s == null) {
+        return fallback;
+      }
+      try {
+        return UnmanagedPolicy.parse(s);
+      } catch (IllegalArgumentException e) {
+        throw bad(key, "expected report or kill");
       }
     }
 

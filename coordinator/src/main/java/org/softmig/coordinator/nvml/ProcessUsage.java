@@ -1,4 +1,4 @@
 package org.softmig.coordinator.nvml;
 
-/** Device memory one process holds on a GPU, as the driver sees it. */
+/** A process that holds device memory on a GPU, as NVML sees it (contexts and modules included). */
 public record ProcessUsage(int pid, long usedBytes) {}

@@ -329,7 +329,9 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
         var u = frame.getUsageReport();
         ActorRef<GpuActor.Command> gpu = gpuOrNull(u.getDeviceIndex());
         if (gpu != null) {
-          gpu.tell(new GpuActor.UsageReport(sessionId, u.getUsedBytes()));
+          gpu.tell(
+              new GpuActor.UsageReport(
+                  sessionId, u.getUsedBytes(), u.getPeakBytes(), u.getRefusals()));
         }
       }
       case LEASE_REQUEST, LEASE_RELEASE -> onLeaseFrame(frame);

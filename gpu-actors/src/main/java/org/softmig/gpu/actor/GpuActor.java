@@ -58,7 +58,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record CreditReturn(long sessionId, long epoch, long usedBytes) implements Command {}
 
-  public record UsageReport(long sessionId, long usedBytes) implements Command {}
+  public record UsageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals)
+      implements Command {}
 
   /** The session has kernels to launch; answered with {@link SessionActor.LeaseGranted}. */
   public record LeaseRequest(long sessionId) implements Command {}
@@ -79,6 +80,17 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record GetSnapshot(ActorRef<GpuSnapshot> replyTo) implements Command {}
 
+  /**
+   * Each job's device memory beyond what its sessions track (contexts, modules), as NVML sees it
+   * on this GPU; jobs not named have none. Counts against the job's limit ({@link
+   * MemoryLedger#setOverhead}).
+   */
+  public record SetOverhead(Map<String, Long> overheadBytesByJob) implements Command {
+    public SetOverhead {
+      overheadBytesByJob = Map.copyOf(overheadBytesByJob);
+    }
+  }
+
   /** Answered with what this GPU knows of the job, if anything. */
   public record GetReport(String jobId, ActorRef<Optional<JobReportSnapshot>> replyTo)
       implements Command {}
@@ -98,8 +110,25 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    *
    * @param gated whether launches need a lease
    * @param scheduler lease policy and length
+   * @param grants told of every grant (metrics)
    */
-  public record Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {}
+  /**
+   * @param contextReserveBytes device memory each session is assumed to use for its CUDA context
+   *     until NVML measures more ({@link MemoryLedger#setContextReserve}); 0 on simulated GPUs
+   */
+  public record Settings(
+      boolean gated,
+      TimeSliceScheduler.Settings scheduler,
+      GrantListener grants,
+      long contextReserveBytes) {
+    public Settings(boolean gated, TimeSliceScheduler.Settings scheduler, GrantListener grants) {
+      this(gated, scheduler, grants, 0);
+    }
+
+    public Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {
+      this(gated, scheduler, GrantListener.NONE);
+    }
+  }
 
   private static final int HISTORY = 1024;
 
@@ -122,6 +151,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long leaseGrantedAt;
     long leaseNanos;
     long leaseUsedNanos;
+    long askingSince; // when the job started waiting for its next lease; 0 = not waiting
 
     JobEntry(long startedUnixMs) {
       this.startedUnixMs = startedUnixMs;
@@ -170,6 +200,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     this.timers = timers;
     this.clock = clock;
     this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
+    this.ledger.setContextReserve(settings.contextReserveBytes());
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
   }
 
@@ -189,6 +220,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(Place.class, this::onPlace)
         .onMessage(Unplace.class, this::onUnplace)
         .onMessage(GetSnapshot.class, this::onGetSnapshot)
+        .onMessage(SetOverhead.class, this::onSetOverhead)
         .onMessage(GetReport.class, this::onGetReport)
         .build();
   }
@@ -280,7 +312,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onUsageReport(UsageReport report) {
-    ledger.usageReport(report.sessionId(), report.usedBytes());
+    ledger.usageReport(
+        report.sessionId(), report.usedBytes(), report.peakBytes(), report.localRefusals());
     return this;
   }
 
@@ -382,6 +415,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         return this;
       }
     }
+    startAsking(job, now);
     job.askers.add(request.sessionId());
     act(scheduler.request(jobId, now), now);
     return this;
@@ -396,9 +430,11 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     JobEntry job = jobs.get(jobId);
     long now = clock.getAsLong();
     if (!release.idle()) {
+      startAsking(job, now);
       job.askers.add(release.sessionId());
     } else {
       job.askers.remove(release.sessionId());
+      stopAskingIfNobodyAsks(job);
     }
     if (release.leaseId() != job.leaseId || !job.holders.remove(release.sessionId())) {
       // A late release of a lease already taken back: the scheduler charges nothing more, but
@@ -424,6 +460,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private void leaveLease(String jobId, JobEntry job, long sessionId) {
     long now = clock.getAsLong();
     job.askers.remove(sessionId);
+    stopAskingIfNobodyAsks(job);
     if (job.leaseId != 0 && job.holders.remove(sessionId)) {
       job.leaseUsedNanos = Math.max(job.leaseUsedNanos, now - job.leaseGrantedAt);
       endLeaseIfReleased(jobId, job, now);
@@ -461,6 +498,18 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     }
   }
 
+  private static void startAsking(JobEntry job, long now) {
+    if (job.askingSince == 0) {
+      job.askingSince = now;
+    }
+  }
+
+  private static void stopAskingIfNobodyAsks(JobEntry job) {
+    if (job.askers.isEmpty()) {
+      job.askingSince = 0;
+    }
+  }
+
   private void grant(TimeSliceScheduler.Grant g, long now) {
     JobEntry job = jobs.get(g.jobId());
     if (job == null || job.askers.isEmpty()) {
@@ -475,6 +524,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     job.holders.clear();
     job.holders.addAll(job.askers);
     job.askers.clear();
+    long latency = job.askingSince == 0 ? 0 : now - job.askingSince;
+    job.askingSince = 0;
+    settings.grants().granted(gpu.uuid(), g.jobId(), job.user, latency);
     for (long sessionId : job.holders) {
       SessionEntry entry = sessions.get(sessionId);
       entry
@@ -495,6 +547,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (scheduler.currentLeaseId().orElse(0) != r.leaseId()) {
       // revoked as overdue: the scheduler has already ended and charged the lease; the holders
       // still want the GPU
+      startAsking(job, clock.getAsLong());
       job.askers.addAll(job.holders);
       job.holders.clear();
       job.leaseId = 0;
@@ -528,6 +581,20 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (job != null) {
       job.placed = false;
       forgetIfIdle(unplace.jobId());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onSetOverhead(SetOverhead set) {
+    for (String jobId : jobs.keySet()) {
+      long bytes = Math.max(0, set.overheadBytesByJob().getOrDefault(jobId, 0L));
+      if (bytes != ledger.overheadBytes(jobId)) {
+        getContext()
+            .getLog()
+            .debug("Job [{}] uses [{}] bytes on [{}] beyond its tracked memory", jobId, bytes,
+                gpu.uuid());
+      }
+      apply(ledger.setOverhead(jobId, bytes));
     }
     return this;
   }

@@ -30,6 +30,12 @@ import java.util.Set;
  * other sessions of that job wait ({@link Deferred}) until the holder returns its exact usage (or
  * goes away).
  *
+ * <p>Overhead: device memory a job uses that the shim cannot track (CUDA contexts, loaded modules,
+ * anything allocated around the shim), as NVML sees it. The owner sets it per job from the
+ * reconciliation ({@link #setOverhead}); it counts against the job's limit and the card like held
+ * bytes, shrinks the credit the job can be lent, and is part of the job's usage in every decision
+ * ({@code jobUsedBytes}), so cuMemGetInfo shows it too.
+ *
  * <p>Not thread-safe: one owner (the GPU actor) calls it.
  */
 public final class MemoryLedger {
@@ -84,6 +90,8 @@ public final class MemoryLedger {
     long used;
     long peak;
     long refusals;
+    long overhead; // what counts: max(measuredOverhead, contextReserve x sessions)
+    long measuredOverhead; // NVML's usage beyond the tracked bytes, as last set
     final Set<Session> sessions = new LinkedHashSet<>();
 
     Job(String id) {
@@ -118,6 +126,8 @@ public final class MemoryLedger {
   private final Map<Long, Session> sessions = new HashMap<>();
   private final ArrayDeque<Pending> deferred = new ArrayDeque<>();
   private long held;
+  private long overheadTotal;
+  private long contextReserve;
   private long nextEpoch = 1;
 
   /**
@@ -141,8 +151,70 @@ public final class MemoryLedger {
     return held;
   }
 
+  /** What is left on the card after held bytes and every job's overhead. */
   public long freeBytes() {
-    return totalBytes - held;
+    return Math.max(0, totalBytes - held - overheadTotal);
+  }
+
+  /**
+   * Device memory each session is assumed to use beyond what it tracks (its CUDA context) until
+   * NVML has measured more: a job's overhead is never less than this times its sessions. Without
+   * it, a process that fills its limit within its first second is over the limit in NVML's eyes
+   * before reconciliation has seen its context. 0 (the default) on simulated GPUs.
+   */
+  public void setContextReserve(long bytesPerSession) {
+    if (bytesPerSession < 0) {
+      throw new IllegalArgumentException("context reserve must not be negative: " + bytesPerSession);
+    }
+    contextReserve = bytesPerSession;
+    jobs.values().forEach(this::refreshOverhead);
+  }
+
+  private void refreshOverhead(Job job) {
+    long effective = Math.max(job.measuredOverhead, contextReserve * job.sessions.size());
+    overheadTotal += effective - job.overhead;
+    job.overhead = effective;
+  }
+
+  /** A job's overhead as it counts (measured, or the context reserve); 0 for an unknown job. */
+  public long overheadBytes(String jobId) {
+    Job job = jobs.get(jobId);
+    return job == null ? 0 : job.overhead;
+  }
+
+  /**
+   * Sets the device memory a job uses beyond what its sessions track (NVML's usage minus the
+   * tracked bytes; see the class comment). Unknown jobs are ignored. When the job's credit no
+   * longer fits under its limit with the new overhead, the credit is revoked so that it is lent
+   * again, smaller; a lone session without credit is lent one when there is room again.
+   */
+  public List<Effect> setOverhead(String jobId, long overheadBytes) {
+    if (overheadBytes < 0) {
+      throw new IllegalArgumentException("overhead must not be negative: " + overheadBytes);
+    }
+    Job job = jobs.get(jobId);
+    if (job == null || job.measuredOverhead == overheadBytes) {
+      return List.of();
+    }
+    long before = job.overhead;
+    job.measuredOverhead = overheadBytes;
+    refreshOverhead(job);
+    if (job.overhead == before) {
+      return List.of();
+    }
+    List<Effect> effects = new ArrayList<>();
+    if (job.limit > 0 && job.held + job.overhead > job.limit) {
+      for (Session s : job.sessions) {
+        if (s.credited() && !s.revoking) {
+          s.revoking = true;
+          effects.add(new CreditRevoke(s.id, s.epoch));
+        }
+      }
+    }
+    if (effects.isEmpty()) {
+      maybeGrantCredit(job, effects); // less overhead may leave room to lend again
+    }
+    return effects;
   }
 
   public boolean hasJob(String jobId) {
@@ -186,6 +258,7 @@ public final class MemoryLedger {
       return false;
     }
     jobs.remove(jobId);
+    overheadTotal -= job.overhead;
     return true;
   }
 
@@ -212,6 +285,7 @@ public final class MemoryLedger {
     }
     job.sessions.add(session);
     sessions.put(sessionId, session);
+    refreshOverhead(job);
     setHolding(session, heldBytes, heldBytes);
     maybeGrantCredit(job, effects);
     return effects;
@@ -248,11 +322,24 @@ public final class MemoryLedger {
 
   /** A credited session says how much it uses now; ignored for exact sessions. */
   public void usageReport(long sessionId, long usedBytes) {
+    usageReport(sessionId, usedBytes, usedBytes, 0);
+  }
+
+  /**
+   * A credited session says how much it uses now, the highest it used since its previous report
+   * and how many allocations it refused locally meanwhile; ignored for exact sessions, whose every
+   * allocation the ledger decides itself.
+   */
+  public void usageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals) {
     Session session = sessions.get(sessionId);
     if (session == null || !session.credited() || usedBytes < 0) {
       return;
     }
     setHolding(session, Math.max(session.ceiling, usedBytes), usedBytes);
+    Job job = session.job;
+    long sessionPeak = Math.min(Math.max(peakBytes, usedBytes), session.ceiling);
+    job.peak = Math.max(job.peak, job.used - usedBytes + sessionPeak);
+    job.refusals += Math.max(0, localRefusals);
   }
 
   /**
@@ -303,6 +390,7 @@ public final class MemoryLedger {
     setHolding(session, 0, 0);
     Job job = session.job;
     job.sessions.remove(session);
+    refreshOverhead(job);
     deferred.removeIf(p -> p.sessionId() == sessionId);
     List<Effect> effects = new ArrayList<>();
     resolveDeferred(job, effects);
@@ -370,15 +458,21 @@ public final class MemoryLedger {
     long newHeld = holdingFor(session, newUsed);
     long growth = newHeld - session.held;
     if (growth > 0) {
-      if (job.limit > 0 && job.held + growth > job.limit) {
+      if (job.limit > 0 && job.held + job.overhead + growth > job.limit) {
         return refuse(
             session,
             String.format(
                 "%d bytes would take job %s to %d bytes, over its limit of %d bytes on %s"
-                    + " (it holds %d)",
-                bytes, job.id, job.held + growth, job.limit, name, job.held));
+                    + " (it holds %d, and %d more as NVML sees it)",
+                bytes,
+                job.id,
+                job.held + job.overhead + growth,
+                job.limit,
+                name,
+                job.held,
+                job.overhead));
       }
-      if (held + growth > totalBytes) {
+      if (growth > freeBytes()) {
         return refuse(
             session,
             String.format(
@@ -387,12 +481,13 @@ public final class MemoryLedger {
       }
     }
     setHolding(session, newHeld, newUsed);
-    return new Granted(job.used, job.limit, freeBytes());
+    return new Granted(job.used + job.overhead, job.limit, freeBytes());
   }
 
   private Refused refuse(Session session, String reason) {
     session.job.refusals++;
-    return new Refused(reason, session.job.used, session.job.limit, freeBytes());
+    return new Refused(
+        reason, session.job.used + session.job.overhead, session.job.limit, freeBytes());
   }
 
   private static boolean creditOutstanding(Job job) {
@@ -413,7 +508,7 @@ public final class MemoryLedger {
     if (session.credited()) {
       return;
     }
-    long ceiling = Math.min(job.limit, session.held + freeBytes());
+    long ceiling = Math.min(job.limit - job.overhead, session.held + freeBytes());
     if (ceiling <= session.used) {
       return; // nothing to lend: the job is at (or over) its limit, or the card is full
     }

@@ -101,6 +101,22 @@ class MemoryLedgerTest {
   }
 
   @Test
+  void creditHoldersReportTheirPeakAndLocalRefusals() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", 10 * GIB);
+    ledger.attach("j", 1, 0); // alone: credit of 10 GiB
+
+    ledger.usageReport(1, 2 * GIB, 9 * GIB, 3); // went up to 9 GiB, refused 3 times, back at 2
+    var job = ledger.job("j").orElseThrow();
+    assertThat(job.usedBytes()).isEqualTo(2 * GIB);
+    assertThat(job.peakBytes()).isEqualTo(9 * GIB);
+    assertThat(job.refusals()).isEqualTo(3);
+
+    ledger.usageReport(1, GIB, 40 * GIB, 0); // a peak past the ceiling is not believed
+    assertThat(ledger.job("j").orElseThrow().peakBytes()).isEqualTo(10 * GIB);
+  }
+
+  @Test
   void secondSessionRevokesTheCreditAndWaitsForItsReturn() {
     MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
     ledger.setLimit("j", 10 * GIB);
