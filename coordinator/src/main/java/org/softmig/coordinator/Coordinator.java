@@ -3,11 +3,8 @@ package org.softmig.coordinator;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.AskPattern;
-import akka.cluster.typed.Cluster;
-import akka.cluster.typed.Join;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,6 +15,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.softmig.coordinator.cluster.ClusterSettings;
+import org.softmig.coordinator.cluster.ClusterViews;
+import org.softmig.coordinator.config.ClusterOptions;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
 import org.softmig.coordinator.metrics.MetricsServer;
@@ -45,6 +45,8 @@ import org.softmig.gpu.domain.TimeSliceScheduler;
 public final class Coordinator implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
+  /** How often this node's status is compared with the last one published to the cluster. */
+  private static final Duration PUBLISH_CHECK = Duration.ofSeconds(1);
 
   private final NodeSettings settings;
   private final GpuInventory inventory;
@@ -52,6 +54,8 @@ public final class Coordinator implements AutoCloseable {
   private final LocalNode node;
   private final NodeRequests requests;
   private final ShimServer server;
+  private final ClusterViews views;
+  private final ClusterPublishing publishing;
   private final GpuSampler sampler;
   private final ReconcileLoop reconcile;
   private final MetricsServer metricsServer;
@@ -67,7 +71,11 @@ public final class Coordinator implements AutoCloseable {
       ShimServer server,
       GpuSampler sampler,
       ReconcileLoop reconcile,
-      MetricsServer metricsServer) {
+      MetricsServer metricsServer,
+      ClusterViews views,
+      ClusterPublishing publishing) {
+    this.views = views;
+    this.publishing = publishing;
     this.settings = settings;
     this.inventory = inventory;
     this.system = system;
@@ -81,7 +89,14 @@ public final class Coordinator implements AutoCloseable {
 
   /** Starts a coordinator; the inventory is closed with it. Kills are real SIGKILLs. */
   public static Coordinator start(NodeSettings settings, GpuInventory inventory) throws Exception {
-    return start(settings, inventory, ProcessKiller.sigkill(), ReconcileLoop.Settings.defaults());
+    return start(settings, ClusterOptions.defaults(), inventory);
+  }
+
+  /** As {@link #start(NodeSettings, GpuInventory)}, joining the cluster as {@code cluster} says. */
+  public static Coordinator start(
+      NodeSettings settings, ClusterOptions cluster, GpuInventory inventory) throws Exception {
+    return start(
+        settings, cluster, inventory, ProcessKiller.sigkill(), ReconcileLoop.Settings.defaults());
   }
 
   /** As {@link #start(NodeSettings, GpuInventory)}, with the killer and round timing given. */
@@ -91,6 +106,18 @@ public final class Coordinator implements AutoCloseable {
       ProcessKiller killer,
       ReconcileLoop.Settings reconcileSettings)
       throws Exception {
+    return start(settings, ClusterOptions.defaults(), inventory, killer, reconcileSettings);
+  }
+
+  /** Starts a coordinator with everything given; the inventory is closed with it. */
+  public static Coordinator start(
+      NodeSettings settings,
+      ClusterOptions cluster,
+      GpuInventory inventory,
+      ProcessKiller killer,
+      ReconcileLoop.Settings reconcileSettings)
+      throws Exception {
+    ClusterSettings clusterSettings = cluster.toClusterSettings(settings);
     List<GpuDescriptor> descriptors = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
       descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
@@ -110,13 +137,15 @@ public final class Coordinator implements AutoCloseable {
             contextReserve(inventory));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
-            NodeGuardian.create(descriptors, gpuSettings), "softmig", akkaConfig(settings));
+            NodeGuardian.create(descriptors, gpuSettings),
+            ClusterSettings.SYSTEM_NAME,
+            akkaConfig(clusterSettings));
     ShimServer server = null;
     GpuSampler sampler = null;
     ReconcileLoop reconcile = null;
     MetricsServer metricsServer = null;
     try {
-      joinCluster(system, settings);
+      ClusterViews views = ClusterViews.start(system, clusterSettings);
       NodeGuardian.Gpus gpus =
           AskPattern.<NodeGuardian.Command, NodeGuardian.Gpus>ask(
                   system, NodeGuardian.GetGpus::new, Duration.ofSeconds(10), system.scheduler())
@@ -132,6 +161,10 @@ public final class Coordinator implements AutoCloseable {
               new Authorizer(
                   settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
               blocking);
+      Duration queryTimeout = clusterSettings.queryTimeout();
+      requests.setClusterStatus(() -> views.clusterStatus(queryTimeout));
+      requests.setClusterReport(job -> views.report(job, queryTimeout));
+      ClusterPublishing publishing = new ClusterPublishing(node, views, PUBLISH_CHECK);
       ShimServices services =
           new ShimServices(
               system,
@@ -171,7 +204,9 @@ public final class Coordinator implements AutoCloseable {
           settings.socket(),
           settings.unmanagedPolicy().configValue());
       return new Coordinator(
-          settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer);
+          settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer,
+          views,
+          publishing);
     } catch (Exception e) {
       if (reconcile != null) {
         reconcile.close();
@@ -210,32 +245,14 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
-  static Config akkaConfig(NodeSettings settings) {
-    Config overrides =
-        ConfigFactory.empty()
-            .withValue(
-                "akka.remote.artery.canonical.port",
-                ConfigValueFactory.fromAnyRef(settings.clusterPort()));
-    if (!settings.seeds().isEmpty()) {
-      List<String> seeds = new ArrayList<>();
-      for (String seed : settings.seeds()) {
-        seeds.add("akka://softmig@" + seed);
-      }
-      overrides =
-          overrides
-              .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
-              .withValue(
-                  "akka.remote.artery.canonical.hostname",
-                  ConfigValueFactory.fromAnyRef(settings.nodeName()));
-    }
-    return overrides.withFallback(ConfigFactory.load());
+  /** The cluster member's Akka settings over application.conf (and -D system properties). */
+  static Config akkaConfig(ClusterSettings cluster) {
+    return cluster.toAkkaConfig().withFallback(ConfigFactory.load());
   }
 
-  private static void joinCluster(ActorSystem<?> system, NodeSettings settings) {
-    if (settings.seeds().isEmpty()) {
-      Cluster cluster = Cluster.get(system);
-      cluster.manager().tell(Join.create(cluster.selfMember().address()));
-    }
+  /** The cluster views of this node (membership, cluster status, job reports). */
+  public ClusterViews cluster() {
+    return views;
   }
 
   public NodeSettings settings() {
@@ -281,6 +298,7 @@ public final class Coordinator implements AutoCloseable {
       metricsServer.close();
     }
     server.close();
+    publishing.close();
     system.terminate();
     try {
       system.getWhenTerminated().toCompletableFuture().get(15, TimeUnit.SECONDS);

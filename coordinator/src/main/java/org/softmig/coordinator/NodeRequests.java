@@ -35,6 +35,7 @@ public final class NodeRequests implements CliRequests {
   private final Authorizer authorizer;
   private final Executor blocking;
   private volatile java.util.function.Supplier<CompletionStage<StatusReply>> clusterStatus;
+  private volatile java.util.function.Function<String, CompletionStage<ReportReply>> clusterReport;
 
   public NodeRequests(LocalNode node, Authorizer authorizer, Executor blocking) {
     this.node = node;
@@ -48,6 +49,15 @@ public final class NodeRequests implements CliRequests {
    */
   public void setClusterStatus(java.util.function.Supplier<CompletionStage<StatusReply>> source) {
     this.clusterStatus = source;
+  }
+
+  /**
+   * Where {@code report JOBID} finds the job's parts on other nodes; they are merged with this
+   * node's own. Until one is set, a report covers this node alone.
+   */
+  public void setClusterReport(
+      java.util.function.Function<String, CompletionStage<ReportReply>> source) {
+    this.clusterReport = source;
   }
 
   @Override
@@ -156,30 +166,37 @@ public final class NodeRequests implements CliRequests {
   }
 
   private CompletionStage<ServerFrame> report(String jobId) {
-    return node.reports(jobId)
-        .thenApply(
-            list -> {
-              ReportReply.Builder reply = ReportReply.newBuilder();
-              for (JobReportSnapshot r : list) {
-                reply.addReports(
-                    JobReport.newBuilder()
-                        .setJobId(r.jobId())
-                        .setUser(r.user())
-                        .setNode(node.name())
-                        .setGpuUuid(r.gpuUuid())
-                        .setMemoryLimitBytes(r.memoryLimitBytes())
-                        .setMemoryPeakBytes(r.memoryPeakBytes())
-                        .setSmLimitPercent(r.smLimitPercent())
-                        .setSmSharePercent(r.smSharePercent())
-                        .setGpuTimeUs(r.gpuTimeNanos() / 1000)
-                        .setThrottledUs(r.waitNanos() / 1000)
-                        .setOomRefusals(r.oomRefusals())
-                        .setStartedUnixMs(r.startedUnixMs())
-                        .setEndedUnixMs(r.endedUnixMs())
-                        .addAllProcesses(r.pids()));
-              }
-              return ServerFrame.newBuilder().setReport(reply).build();
-            });
+    CompletionStage<ReportReply> local =
+        node.reports(jobId)
+            .thenApply(
+                list -> {
+                  ReportReply.Builder reply = ReportReply.newBuilder();
+                  for (JobReportSnapshot r : list) {
+                    reply.addReports(StatusMapping.jobReport(node.name(), r));
+                  }
+                  return reply.build();
+                });
+    var source = clusterReport;
+    if (source != null && JOB_ID.matcher(jobId).matches()) {
+      CompletionStage<ReportReply> cluster =
+          source.apply(jobId).exceptionally(failure -> ReportReply.getDefaultInstance());
+      local = local.thenCombine(cluster, (mine, all) -> mergeReports(mine, all));
+    }
+    return local.thenApply(reply -> ServerFrame.newBuilder().setReport(reply).build());
+  }
+
+  /**
+   * This node's parts (the freshest) and the cluster's parts of every other node, by node and GPU.
+   */
+  static ReportReply mergeReports(ReportReply local, ReportReply cluster) {
+    java.util.Map<String, JobReport> byPart = new java.util.TreeMap<>();
+    for (JobReport r : cluster.getReportsList()) {
+      byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);
+    }
+    for (JobReport r : local.getReportsList()) {
+      byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);
+    }
+    return ReportReply.newBuilder().addAllReports(byPart.values()).build();
   }
 
   private static CompletionStage<ServerFrame> done(ServerFrame frame) {

@@ -4,7 +4,9 @@ import java.util.List;
 import java.util.Map;
 import org.softmig.coordinator.nvml.GpuInfo;
 import org.softmig.gpu.actor.GpuSnapshot;
+import org.softmig.gpu.actor.JobReportSnapshot;
 import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.JobReport;
 import org.softmig.proto.v1.JobStatus;
 import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.ProcessMemory;
@@ -105,5 +107,25 @@ public final class StatusMapping {
       b.addProcessMemory(m);
     }
     return b.build();
+  }
+
+  /** One GPU's part of a job's report, as the wire protocol has it. */
+  public static JobReport jobReport(String node, JobReportSnapshot r) {
+    return JobReport.newBuilder()
+        .setJobId(r.jobId())
+        .setUser(r.user())
+        .setNode(node)
+        .setGpuUuid(r.gpuUuid())
+        .setMemoryLimitBytes(r.memoryLimitBytes())
+        .setMemoryPeakBytes(r.memoryPeakBytes())
+        .setSmLimitPercent(r.smLimitPercent())
+        .setSmSharePercent(r.smSharePercent())
+        .setGpuTimeUs(r.gpuTimeNanos() / 1000)
+        .setThrottledUs(r.waitNanos() / 1000)
+        .setOomRefusals(r.oomRefusals())
+        .setStartedUnixMs(r.startedUnixMs())
+        .setEndedUnixMs(r.endedUnixMs())
+        .addAllProcesses(r.pids())
+        .build();
   }
 }

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.softmig.coordinator.Coordinator;
+import org.softmig.coordinator.config.ClusterOptions;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInventories;
 import org.softmig.coordinator.nvml.GpuInventory;
@@ -63,13 +64,24 @@ public final class CoordinatorCommand implements Callable<Integer> {
               + " (default) or kill")
   String unmanagedPolicy;
 
+  @Option(names = "--cluster-host",
+      description = "address other nodes reach this one at (default: 127.0.0.1 without seeds,"
+          + " else the node name)")
+  String clusterHost;
+
+  @Option(names = "--observer",
+      description = "join the cluster without GPUs (a login or controller host)")
+  boolean observer;
+
   @Option(names = "--proc-root", hidden = true, description = "where /proc is (tests)")
   Path procRoot;
 
   @Override
   public Integer call() throws Exception {
     NodeSettings settings = settings();
-    try (Coordinator coordinator = Coordinator.start(settings, inventory(settings))) {
+    ClusterOptions cluster = clusterOptions();
+    GpuInventory inventory = cluster.observer() ? NO_GPUS : inventory(settings);
+    try (Coordinator coordinator = Coordinator.start(settings, cluster, inventory)) {
       // SIGTERM (systemd stop): remove the socket and leave the cluster cleanly
       Runtime.getRuntime().addShutdownHook(new Thread(coordinator::close, "softmig-shutdown"));
       spec.commandLine()
@@ -129,6 +141,44 @@ public final class CoordinatorCommand implements Callable<Integer> {
     }
     return s;
   }
+
+  /** The file's cluster keys with the flags on top. */
+  ClusterOptions clusterOptions() {
+    try {
+      ClusterOptions c = config != null ? ClusterOptions.load(config) : ClusterOptions.defaults();
+      if (clusterHost != null) {
+        c = c.withHost(clusterHost);
+      }
+      if (observer) {
+        c = c.withObserver(true);
+      }
+      return c;
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  /** An observer's inventory: no GPUs, so no GPU actors; the socket still answers the CLI. */
+  private static final GpuInventory NO_GPUS =
+      new GpuInventory() {
+        @Override
+        public List<org.softmig.coordinator.nvml.GpuInfo> gpus() {
+          return List.of();
+        }
+
+        @Override
+        public List<org.softmig.coordinator.nvml.ProcessUsage> processes(String uuid) {
+          return List.of();
+        }
+
+        @Override
+        public int utilizationPercent(String uuid) {
+          return -1;
+        }
+
+        @Override
+        public void close() {}
+      };
 
   /**
    * Simulated GPUs with --simulate, else NVML's; without NVML a node with no GPUs, unless real

@@ -125,6 +125,12 @@ public final class StatusPrinter {
       b.append("node ").append(n.getNode());
       if (!n.getReachable()) {
         b.append("  UNREACHABLE");
+        if (!n.getHealth().isEmpty()) {
+          b.append(" (").append(n.getHealth()).append(')');
+        }
+      }
+      if (n.getObserver()) {
+        b.append("  observer");
       }
       b.append('\n');
       for (GpuStatus g : n.getGpusList()) {
