@@ -43,7 +43,7 @@ arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -
 libcuda=$(ldconfig -p | awk '/libcuda\.so\.1 / { print $NF; exit }')
 gcc -std=c11 -D_GNU_SOURCE -O2 -I"$CUDA_HOME/include" -o "$WORK/spin" "$ROOT/bench/gpu/spin.c" "$libcuda" -lm
 SHIM="$WORK/shim/libsoftmig.so"
-spin() { timeout 60 "$WORK/spin" --fatbin "$WORK/kernels.fatbin" --kernel empty --path launch --seconds "$SECS" --batch 256 --depth 8 --label "$1" | tail -1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"label\"]:<28} {d[\"launch_rate\"]:>10.0f} launches/s")'; }
+spin() { timeout 60 "$WORK/spin" --fatbin "$WORK/kernels.fatbin" --kernel empty --path launch --seconds "$SECS" --batch 256 --depth 8 --label "$1" | tail -1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%-28s %10.0f launches/s" % (d["label"], d["launch_rate"]))'; }
 coordinator() {
 	"$JAVA" -jar "$JAR" coordinator --socket "$WORK/s.sock" --config-dir "$WORK" --cluster-port 0 --sm-policy "$1" >"$WORK/coordinator-$1.log" 2>&1 &
 	COORD=$!
