@@ -142,7 +142,10 @@ static void finish_attempt(void)
 	pthread_mutex_unlock(&cl.mu);
 }
 
-/* The socket must be owned by root or, without an admin config file, SOFTMIG_SERVICE_UID. */
+/*
+ * The socket must be owned by root or, for a root process without an admin config file,
+ * SOFTMIG_SERVICE_UID (config.c sets have_service_uid only then).
+ */
 static int socket_trusted(const char *path)
 {
 	static atomic_int warned;

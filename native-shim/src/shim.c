@@ -41,6 +41,8 @@ static void load_config_locked(void)
 		return;
 	cfg_load(&shim.cfg);
 	log_init(&shim.cfg);
+	for (int i = 0; i < shim.cfg.nnotes; i++)
+		log_msg(LOG_WARN, "%s", shim.cfg.notes[i]);
 	atomic_store_explicit(&config_loaded, 1, memory_order_release);
 }
 
@@ -103,7 +105,13 @@ bool shim_ensure(void)
 		enumerate_devices();
 		mem_start();
 		lease_start();
-		client_start();
+		if (shim.cfg.error[0]) {
+			/* an invalid limit never means "no limit": no GPU for this process */
+			shim.denied = true;
+			log_denied(shim.cfg.error);
+		} else {
+			client_start();
+		}
 	}
 	in_start = 0;
 	atomic_store_explicit(&shim_started, 1, memory_order_release);

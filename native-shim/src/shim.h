@@ -23,7 +23,7 @@ struct shim_state {
 	int ndev;                               /* devices the process sees (CUDA ordinals) */
 	struct shim_device dev[CFG_MAX_DEVICES];
 	bool active;                            /* false: disabled or no driver, pass everything through */
-	bool denied;                            /* the coordinator refused this process */
+	bool denied;                            /* GPU access refused: bad config, or the coordinator said no */
 };
 
 extern struct shim_state shim;
