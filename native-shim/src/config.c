@@ -317,9 +317,10 @@ static int parse_line(struct shim_config *cfg, const char *name, int lineno, con
 		return 0;
 	p = s;
 	if (e - p > 6 && memcmp(p, "export", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
-		p += 6;
-		while (p < e && is_blank(*p))
-			p++;
+		for (p += 6; p < e && is_blank(*p); p++)
+			;
+		if (p == e || !is_key_start(*p))
+			p = s; /* "export =1": export is the key */
 	}
 	key = p;
 	if (p < e && is_key_start(*p))

@@ -61,6 +61,18 @@ static void env_cases(void)
 	}
 }
 
+static void size_limit_cases(void)
+{
+	static char text[CFG_MAX_FILE_BYTES + 2];
+	struct shim_config c;
+	char err[384];
+
+	memset(text, '#', sizeof(text));
+	memset(&c, 0, sizeof(c));
+	CHECK(cfg_parse_job_file(&c, "big.conf", text, CFG_MAX_FILE_BYTES, err, sizeof(err)) == 0);
+	CHECK(cfg_parse_job_file(&c, "big.conf", text, CFG_MAX_FILE_BYTES + 1, err, sizeof(err)) == -1);
+}
+
 static void cgroup_cases(void)
 {
 	char id[32];
@@ -221,6 +233,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/softmig-test-config-%d", (int)getpid());
 	mkdir(dir, 0755);
 	env_cases();
+	size_limit_cases();
 	cgroup_cases();
 	load_cases();
 	time_cases();

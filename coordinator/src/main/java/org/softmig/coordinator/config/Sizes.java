@@ -9,12 +9,15 @@ import java.util.regex.Pattern;
 /**
  * Memory sizes as people write them: {@code 24G}, {@code 24GiB}, {@code 24GB}, {@code 1.5G},
  * {@code 12288M}, {@code 512K}, {@code 2T} or plain bytes. Units are binary and case-insensitive;
- * fractions round down to a whole byte.
+ * at most 12 digits after the point; fractions round down to a whole byte; spaces, tabs and CRs
+ * around the size are ignored, none inside. The grammar of docs/ARCHITECTURE.md ("Sizes"), the
+ * same as the shim's {@code cfg_parse_size}; both are tested against {@code
+ * test-data/config-cases.txt}.
  */
 public final class Sizes {
 
   private static final Pattern SIZE =
-      Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*(?:([kmgt])(?:i?b)?|b)?", Pattern.CASE_INSENSITIVE);
+      Pattern.compile("([0-9]+(?:\\.[0-9]{1,12})?)(?:([kmgt])(?:i?b)?|b)?", Pattern.CASE_INSENSITIVE);
   private static final BigDecimal MAX = BigDecimal.valueOf(Long.MAX_VALUE);
 
   private Sizes() {}
@@ -28,7 +31,7 @@ public final class Sizes {
     if (text == null) {
       throw new IllegalArgumentException("missing size");
     }
-    Matcher m = SIZE.matcher(text.trim());
+    Matcher m = SIZE.matcher(strip(text));
     if (!m.matches()) {
       throw new IllegalArgumentException(
           "not a size: '" + text + "' (expected e.g. 24G, 1.5GiB, 12288M or bytes)");
@@ -43,11 +46,28 @@ public final class Sizes {
           case "t" -> 40;
           default -> 0;
         };
-    BigDecimal bytes = number.multiply(BigDecimal.valueOf(2).pow(shift));
+    BigDecimal bytes = number.multiply(BigDecimal.valueOf(2).pow(shift)).setScale(0, RoundingMode.DOWN);
     if (bytes.compareTo(MAX) > 0) {
       throw new IllegalArgumentException("size too large: '" + text + "'");
     }
-    return bytes.setScale(0, RoundingMode.DOWN).longValueExact();
+    return bytes.longValueExact();
+  }
+
+  /** Drops the blanks of the shared grammar (space, tab, CR) from both ends. */
+  public static String strip(String text) {
+    int start = 0;
+    int end = text.length();
+    while (start < end && isBlank(text.charAt(start))) {
+      start++;
+    }
+    while (end > start && isBlank(text.charAt(end - 1))) {
+      end--;
+    }
+    return text.substring(start, end);
+  }
+
+  public static boolean isBlank(char c) {
+    return c == ' ' || c == '\t' || c == '\r';
   }
 
   /** A short readable form: {@code 24.0 GiB}, {@code 512 B}. */

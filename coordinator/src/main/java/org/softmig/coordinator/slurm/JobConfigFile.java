@@ -1,6 +1,7 @@
 package org.softmig.coordinator.slurm;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -8,23 +9,35 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.softmig.coordinator.config.Percentages;
 import org.softmig.coordinator.config.Sizes;
 
 /**
  * An admin config file {@code <config-dir>/<jobid>[_<arrayid>].conf}: {@code KEY=VALUE} lines,
- * {@code #} comments. It counts only if it is a regular file (not a symlink), owned by the expected
- * owner (root), and not writable by group or others.
+ * {@code #} comments, optional quotes, sizes with units, percentages with an optional {@code %}. It
+ * counts only if it is a regular file (not a symlink), owned by the expected owner (root), and not
+ * writable by group or others.
+ *
+ * <p>The format is defined once, in docs/ARCHITECTURE.md ("Job config files"), and implemented
+ * twice: here and in the shim's {@code cfg_parse_job_file}; both are tested against {@code
+ * test-data/config-cases.txt}.
  */
 public final class JobConfigFile {
 
   public static final String MEMORY_KEY = "CUDA_DEVICE_MEMORY_LIMIT";
   public static final String SM_KEY = "CUDA_DEVICE_SM_LIMIT";
 
-  private static final Pattern PER_DEVICE = Pattern.compile("(" + MEMORY_KEY + "|" + SM_KEY + ")_([0-9]{1,3})");
+  /** Files larger than this are refused. */
+  public static final int MAX_BYTES = 65536;
+
+  private static final int MAX_DEVICES = 64;
+  private static final Pattern LINE =
+      Pattern.compile("(?:export[ \\t][ \\t\\r]*)?([A-Za-z_][A-Za-z0-9_]*)[ \\t\\r]*=[ \\t\\r]*");
 
   private JobConfigFile() {}
 
@@ -70,84 +83,147 @@ public final class JobConfigFile {
 
   /** Reads and parses a file (after {@link #checkSafe}). */
   public static JobLimits read(Path file) throws IOException {
-    return parse(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
+    }
+    // byte for byte: the grammar is ASCII, other bytes only ever make a key or value invalid
+    return parse(file.toString(), new String(bytes, StandardCharsets.ISO_8859_1));
   }
 
   /**
-   * Parses the text of a config file; unknown keys are ignored.
+   * Parses the text of a job config file, as docs/ARCHITECTURE.md ("Job config files") defines
+   * it; unknown keys are ignored, and any error refuses the whole file.
    *
    * @param name how errors name the file
-   * @throws MalformedException naming the file, key and value
+   * @throws MalformedException naming the file, line, key and value
    */
   public static JobLimits parse(String name, String text) {
-    long memory = 0;
-    double sm = 0;
-    Map<Integer, Long> memoryByOrdinal = new HashMap<>();
-    Map<Integer, Double> smByOrdinal = new HashMap<>();
-    int lineNo = 0;
-    for (String raw : text.split("\n")) {
-      lineNo++;
-      String line = raw.strip();
-      if (line.isEmpty() || line.startsWith("#")) {
-        continue;
+    if (text.length() > MAX_BYTES) {
+      throw new MalformedException(name + ": larger than " + MAX_BYTES + " bytes");
+    }
+    int lineNo = 1;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\n') {
+        lineNo++;
+      } else if (c < 0x20 && c != '\t' && c != '\r' || c == 0x7f) {
+        throw new MalformedException(
+            String.format(Locale.ROOT, "%s:%d: control character 0x%02x", name, lineNo, (int) c));
       }
-      if (line.startsWith("export ")) {
-        line = line.substring("export ".length()).strip();
+    }
+    Limits limits = new Limits();
+    String[] lines = text.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      parseLine(limits, name + ":" + (i + 1), lines[i]);
+    }
+    return new JobLimits(limits.memory, limits.sm, limits.memoryByOrdinal, limits.smByOrdinal);
+  }
+
+  private static final class Limits {
+    long memory;
+    double sm;
+    final Map<Integer, Long> memoryByOrdinal = new HashMap<>();
+    final Map<Integer, Double> smByOrdinal = new HashMap<>();
+  }
+
+  private static void parseLine(Limits limits, String where, String raw) {
+    String line = Sizes.strip(raw);
+    if (line.isEmpty() || line.startsWith("#")) {
+      return;
+    }
+    Matcher m = LINE.matcher(line);
+    if (!m.lookingAt()) {
+      throw new MalformedException(where + ": expected KEY=VALUE, got '" + printable(line) + "'");
+    }
+    String key = m.group(1);
+    String rest = line.substring(m.end());
+    String value;
+    if (!rest.isEmpty() && (rest.charAt(0) == '"' || rest.charAt(0) == '\'')) {
+      int close = rest.indexOf(rest.charAt(0), 1);
+      if (close < 0) {
+        throw new MalformedException(where + ": a quote is not closed");
       }
-      int eq = line.indexOf('=');
-      if (eq <= 0) {
-        throw new MalformedException(name + ":" + lineNo + ": expected KEY=VALUE, got '" + raw + "'");
+      value = rest.substring(1, close);
+      String after = Sizes.strip(rest.substring(close + 1));
+      if (!after.isEmpty() && after.charAt(0) != '#') {
+        throw new MalformedException(where + ": text after the closing quote");
       }
-      String key = line.substring(0, eq).strip();
-      String value = unquote(line.substring(eq + 1).strip());
-      if (key.equals(MEMORY_KEY)) {
-        memory = size(name, key, value);
-      } else if (key.equals(SM_KEY)) {
-        sm = percent(name, key, value);
+    } else {
+      int hash = rest.indexOf('#');
+      value = Sizes.strip(hash < 0 ? rest : rest.substring(0, hash));
+    }
+    apply(limits, where, key, value);
+  }
+
+  private static void apply(Limits limits, String where, String key, String value) {
+    if (key.startsWith(MEMORY_KEY)) {
+      int ordinal = ordinal(where, key, key.substring(MEMORY_KEY.length()));
+      long bytes;
+      try {
+        bytes = Sizes.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new MalformedException(
+            where + ": " + key + "='" + printable(value) + "' is not a size (e.g. 24G, 1.5G, 12288M)");
+      }
+      if (ordinal < 0) {
+        limits.memory = bytes;
       } else {
-        Matcher m = PER_DEVICE.matcher(key);
-        if (m.matches()) {
-          int ordinal = Integer.parseInt(m.group(2));
-          if (m.group(1).equals(MEMORY_KEY)) {
-            memoryByOrdinal.put(ordinal, size(name, key, value));
-          } else {
-            smByOrdinal.put(ordinal, percent(name, key, value));
-          }
-        }
+        limits.memoryByOrdinal.put(ordinal, bytes);
+      }
+    } else if (key.startsWith(SM_KEY)) {
+      int ordinal = ordinal(where, key, key.substring(SM_KEY.length()));
+      double pct;
+      try {
+        pct = Percentages.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new MalformedException(
+            where + ": " + key + "='" + printable(value) + "' is not a percentage between 0 and 100");
+      }
+      if (ordinal < 0) {
+        limits.sm = pct;
+      } else {
+        limits.smByOrdinal.put(ordinal, pct);
+      }
+    } else if (key.equals("LIBCUDA_LOG_LEVEL")) {
+      // the shim's setting: checked here too, so that both sides refuse the same files
+      if (!value.matches("[0-4]")) {
+        throw new MalformedException(where + ": " + key + "='" + printable(value) + "' is not a log level 0-4");
+      }
+    } else if (key.equals("SOFTMIG_LOG_FILE")) {
+      if (value.isEmpty() || value.length() > 255) {
+        throw new MalformedException(where + ": " + key + "='" + printable(value) + "' is not a file name");
       }
     }
-    return new JobLimits(memory, sm, memoryByOrdinal, smByOrdinal);
   }
 
-  private static String unquote(String value) {
-    if (value.length() >= 2
-        && (value.startsWith("\"") && value.endsWith("\"")
-            || value.startsWith("'") && value.endsWith("'"))) {
-      return value.substring(1, value.length() - 1);
+  /** -1 for no suffix (all devices), else the CUDA ordinal of "_N" (one or two digits, 0-63). */
+  private static int ordinal(String where, String key, String suffix) {
+    if (suffix.isEmpty()) {
+      return -1;
     }
-    return value;
+    if (suffix.matches("_[0-9]{1,2}")) {
+      int ordinal = Integer.parseInt(suffix.substring(1));
+      if (ordinal < MAX_DEVICES) {
+        return ordinal;
+      }
+    }
+    throw new MalformedException(
+        where
+            + ": "
+            + printable(key)
+            + " is not a limit key (per-device keys end in _N, N a CUDA ordinal 0-"
+            + (MAX_DEVICES - 1)
+            + ")");
   }
 
-  private static long size(String name, String key, String value) {
-    try {
-      return Sizes.parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new MalformedException(
-          name + ": " + key + "='" + value + "' is not a size (e.g. 24G, 1.5G, 12288M)");
+  /** At most 64 characters, anything but printable ASCII as '?', for messages. */
+  static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && i < 64; i++) {
+      char c = s.charAt(i);
+      b.append(c >= 0x20 && c < 0x7f ? c : '?');
     }
-  }
-
-  private static double percent(String name, String key, String value) {
-    double p;
-    try {
-      p = Double.parseDouble(value.endsWith("%") ? value.substring(0, value.length() - 1) : value);
-    } catch (NumberFormatException e) {
-      p = Double.NaN;
-    }
-    if (!(p >= 0 && p <= 100)) {
-      throw new MalformedException(
-          name + ": " + key + "='" + value + "' is not a percentage between 0 and 100");
-    }
-    return p;
+    return s.length() > 64 ? b.append("...").toString() : b.toString();
   }
 }

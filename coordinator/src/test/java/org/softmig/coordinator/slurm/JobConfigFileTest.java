@@ -49,6 +49,21 @@ class JobConfigFileTest {
   }
 
   @Test
+  void readsTheFileByteForByteAndRefusesOneOverSixtyFourKiB() throws Exception {
+    Path file = dir.resolve("7.conf");
+    Files.write(
+        file,
+        "CUDA_DEVICE_MEMORY_LIMIT=12G   # caf\u00e9\nCUDA_DEVICE_SM_LIMIT=25\n"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(JobConfigFile.read(file).memoryFor(0)).isEqualTo(12 * GIB);
+
+    Files.writeString(file, "#".repeat(JobConfigFile.MAX_BYTES) + "\n");
+    assertThatThrownBy(() -> JobConfigFile.read(file))
+        .isInstanceOf(JobConfigFile.MalformedException.class)
+        .hasMessageContaining("larger than");
+  }
+
+  @Test
   void trustsOnlyRegularFilesOfTheExpectedOwnerNotWritableByOthers() throws Exception {
     int me = (Integer) Files.getAttribute(dir, "unix:uid");
     Path good = Files.writeString(dir.resolve("1.conf"), "CUDA_DEVICE_MEMORY_LIMIT=1G\n");
