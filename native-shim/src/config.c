@@ -703,7 +703,10 @@ void cfg_load(struct shim_config *cfg)
 			cfg->have_service_uid = true;
 			cfg->service_uid = (uid_t)uid;
 		} else {
-			add_note(cfg, "ignoring SOFTMIG_SERVICE_UID='%.32s': not a uid", v);
+			char shown[72];
+
+			printable(shown, sizeof(shown), v, strlen(v));
+			add_note(cfg, "ignoring SOFTMIG_SERVICE_UID='%s': not a uid", shown);
 		}
 	}
 }
