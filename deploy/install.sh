@@ -127,7 +127,8 @@ lib_with_paths() {
 		-e "s#^SM_STATE_DIR=.*#SM_STATE_DIR=$rundir/jobs#" \
 		-e "s#^SM_LIBRARY=.*#SM_LIBRARY=$prefix/lib/libsoftmig.so#" \
 		-e "s#^SM_REPORT_DIR=.*#SM_REPORT_DIR=$logdir/reports#" \
-		-e "s#^SM_LOG_FILE=.*#SM_LOG_FILE=$logdir/slurm-scripts.log#" "$1"
+		-e "s#^SM_LOG_FILE=.*#SM_LOG_FILE=$logdir/slurm-scripts.log#" \
+		-e "s#^SM_USER_LOG_DIR=.*#SM_USER_LOG_DIR=$logdir/users#" "$1"
 }
 
 tmpd=$(mktemp -d)
@@ -186,7 +187,7 @@ with_paths "$here/logrotate/softmig" >"$tmpd/logrotate"
 put "$tmpd/logrotate" "/etc/logrotate.d/softmig" 0644
 
 if [[ $make_dirs == yes ]]; then
-	for d in "$rundir" "$rundir/jobs" "$logdir" "$logdir/reports"; do
+	for d in "$rundir" "$rundir/jobs" "$logdir" "$logdir/reports" "$logdir/users"; do
 		install -d -m 0755 "$root$d"
 		[[ $as_root == yes ]] && chown 0:0 "$root$d"
 		chmod 0755 "$root$d"

@@ -32,10 +32,6 @@ sm_valid_job_id "${SLURM_JOB_ID:-}" || sm_die "SLURM_JOB_ID is missing or not a 
 errors=$(mktemp) || sm_die "cannot create a temporary file"
 slice="" rc=2
 for attempt in 1 2 3; do
-	if [[ -z ${SLURM_JOB_GRES:-} ]] && ! sm_job_details 2>"$errors"; then
-		sleep "$attempt"
-		continue
-	fi
 	slice=$(sm_job_slice 2>"$errors") && rc=0 || rc=$?
 	((rc != 2)) && break
 	sleep "$attempt"
@@ -98,4 +94,11 @@ CUDA_DEVICE_SM_LIMIT=$slice_sm
 EOF
 write_state "$uuid" "" || undo_and_die "cannot write $state"
 sm_log INFO "placed $slice_type ($slice_mem, $slice_sm%) on $uuid, config $config"
+
+# Where the job's libsoftmig.so logs: a directory of the user's own (logs are not worth failing
+# the job for).
+if [[ -n $SM_USER_LOG_DIR ]]; then
+	err=$(sm_user_log_dir "${SLURM_JOB_USER:-}" "${SLURM_JOB_UID:-}" 2>&1 >/dev/null) ||
+		sm_log WARNING "no per-user log directory: $err"
+fi
 exit 0

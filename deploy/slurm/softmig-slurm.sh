@@ -24,6 +24,7 @@ SM_SLICES=$SOFTMIG_SYSCONFDIR/slices.conf
 SM_REPORT_DIR=/var/log/softmig/reports
 SM_REPORT_TO_JOB_OUTPUT=no
 SM_LOG_FILE=/var/log/softmig/slurm-scripts.log
+SM_USER_LOG_DIR=/var/log/softmig/users
 SM_PLACE_TIMEOUT=30
 
 SM_SCRIPT=${0##*/}
@@ -85,6 +86,7 @@ sm_load_settings() {
 			*) echo "$file:$n: REPORT_TO_JOB_OUTPUT must be yes or no, got '$value'" >&2; return 1 ;;
 			esac ;;
 		LOG_FILE) SM_LOG_FILE=$value ;;
+		USER_LOG_DIR) SM_USER_LOG_DIR=$value ;;
 		PLACE_TIMEOUT)
 			[[ $value =~ ^[0-9]+$ ]] || { echo "$file:$n: PLACE_TIMEOUT must be whole seconds, got '$value'" >&2; return 1; }
 			SM_PLACE_TIMEOUT=$value ;;
@@ -95,7 +97,7 @@ sm_load_settings() {
 
 # sm_valid_size SIZE: the size syntax of docs/ARCHITECTURE.md (24G, 1.5GiB, 12288M, bytes).
 sm_valid_size() {
-	[[ ${1^^} =~ ^[0-9]+(\.[0-9]+)?([KMGT](I?B)?|B)?$ ]]
+	[[ ${1^^} =~ ^[0-9]+(\.[0-9]{1,12})?([KMGT](I?B)?|B)?$ ]]
 }
 
 # sm_valid_percent PCT: a number in (0, 100].
@@ -136,25 +138,58 @@ sm_slice_types() {
 	done <"$file"
 }
 
-# sm_gpu_types_in TEXT: the gpu GRES types named in TEXT, one per line, in order. Understands
-# SLURM_JOB_GRES ("gpu:l40s.2:1", "gpu:l40s.2"), `scontrol show job -d` ("GRES=gpu:l40s.2:1(IDX:4)",
-# "TresPerNode=gres:gpu:l40s.2:1") and comma lists of these.
+# sm_gpu_types_in TEXT: the gpu GRES types requested in TEXT, one per line, in order. TEXT is
+# lines of comma lists as SLURM writes GPU requests, each item anchored whole: SLURM_JOB_GRES
+# ("gpu:l40s.2:1", "gpu:l40s.2") and squeue's TRES fields ("gres:gpu:l40s.2:1",
+# "gres/gpu:l40s.2=1"). Anything else in TEXT is no request at all.
 sm_gpu_types_in() {
-	grep -oE '(^|[^A-Za-z0-9_])gpu:[A-Za-z0-9._-]+' <<<"$1" | sed -E 's/^.*gpu://' | grep -vE '^[0-9]+$' || true
+	local line item items type
+	while IFS= read -r line; do
+		IFS=',' read -ra items <<<"$line"
+		for item in "${items[@]}"; do
+			[[ $item =~ ^(gres[:/])?gpu:([A-Za-z0-9._-]+)([:=][0-9]+)?(\([^,()]*\))?$ ]] || continue
+			type=${BASH_REMATCH[2]}
+			[[ $type =~ ^[0-9]+$ ]] && continue # a count, no type
+			echo "$type"
+		done
+	done <<<"$1"
+}
+
+# sm_squeue FIELD...: the job's fields from `squeue -O`, one per line. Only for fields that
+# hold nothing the user chose (never the name, comment, paths or features), so none holds a
+# space or a '|'. `squeue --jobs` of an array's first task lists every task of the array: the
+# row kept is the one whose JobID is SLURM_JOB_ID and whose ArrayTaskID is one task (or N/A).
+sm_squeue() {
+	local fields="JobID:40|,ArrayTaskID:40|" f out line
+	local -a row
+	for f in "$@"; do
+		fields+=",$f:4000|"
+	done
+	out=$(squeue --noheader --all --states=all --jobs="$SLURM_JOB_ID" --Format="$fields" 2>&1) || {
+		echo "squeue --jobs $SLURM_JOB_ID failed: $out" >&2
+		return 1
+	}
+	while IFS= read -r line; do
+		IFS='|' read -ra row <<<"${line// /}"
+		[[ ${row[0]:-} == "$SLURM_JOB_ID" && ${row[1]:-} =~ ^([0-9]+|N/A)$ ]] || continue
+		printf '%s\n' "${row[@]:2}"
+		return 0
+	done <<<"$out"
+	echo "squeue does not list job $SLURM_JOB_ID" >&2
+	return 1
 }
 
 # sm_job_slice: prints "TYPE MEMORY SM" for the job in the environment when it asked for a
 # slice type; returns 1 for a job without one (full GPU or no GPU), 2 on a broken table or when
-# SLURM cannot be asked. SLURM_JOB_GRES exists in prolog/epilog from SLURM 23.02 on; before,
-# slurmctld is asked (sm_job_details).
+# SLURM cannot be asked. The request comes from slurmd's SLURM_JOB_GRES (SLURM 23.02 on) or
+# squeue's TRES fields, never from `scontrol show job`, where the job's name, comment, paths
+# and other strings the user chose can look like a GRES request.
 sm_job_slice() {
 	local text type found rc
 	if [[ -n ${SLURM_JOB_GRES:-} ]]; then
 		text=$SLURM_JOB_GRES
 	else
-		sm_job_details || return 2
-		# Only the request and the allocation, not the job name or comment.
-		text=$(grep -oE '(JOB_GRES|GRES|TresPerNode|TresPerJob|TresPerTask|TresPerSocket)=[^ ]+' <<<"$SM_JOB_DETAILS")
+		text=$(sm_squeue tres-per-job tres-per-node tres-per-socket tres-per-task) || return 2
 	fi
 	while read -r type; do
 		[[ -z $type ]] && continue
@@ -169,26 +204,13 @@ sm_job_slice() {
 	return 1
 }
 
-# sm_job_details: `scontrol show job -d` of SLURM_JOB_ID into SM_JOB_DETAILS (asked once).
-# Call it directly, not in $(...), or the answer is asked for again.
-SM_JOB_DETAILS=""
-sm_job_details() {
-	[[ -n $SM_JOB_DETAILS ]] && return 0
-	SM_JOB_DETAILS=$(scontrol show job -d "$SLURM_JOB_ID" 2>&1) || {
-		echo "scontrol show job -d $SLURM_JOB_ID failed: $SM_JOB_DETAILS" >&2
-		SM_JOB_DETAILS=""
-		return 1
-	}
-}
-
 # sm_array_task_id: exports SLURM_ARRAY_TASK_ID for an array task when the environment lacks
-# it (the Prolog's environment in SLURM 22.05 has no array variables): from scontrol.
+# it (the Prolog's environment in SLURM 22.05 has no array variables): from squeue.
 sm_array_task_id() {
 	local id
 	[[ -n ${SLURM_ARRAY_TASK_ID:-} ]] && return 0
-	sm_job_details || return 1
-	id=$(grep -oE '(^|[[:space:]])ArrayTaskId=[0-9]+([[:space:]]|$)' <<<"$SM_JOB_DETAILS" | head -n 1 | grep -oE '[0-9]+')
-	[[ -n $id ]] && export SLURM_ARRAY_TASK_ID=$id
+	id=$(sm_squeue ArrayTaskID) || return 1
+	[[ $id =~ ^[0-9]+$ ]] && export SLURM_ARRAY_TASK_ID=$id
 	return 0
 }
 
@@ -242,6 +264,33 @@ sm_root_dir() {
 		return 1
 	fi
 	chmod go-w "$dir"
+}
+
+# sm_valid_user NAME: a user name usable as one path component.
+sm_valid_user() {
+	[[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]]
+}
+
+# sm_user_log_dir USER UID: make <SM_USER_LOG_DIR>/<USER>, owned by UID, mode 0700, where the
+# job's libsoftmig.so logs. SM_USER_LOG_DIR itself is root's (0755), so nothing in it can be a
+# link planted by a user. Prints the directory; returns 1 (with a reason on stderr) when it
+# cannot be made.
+sm_user_log_dir() {
+	local user=$1 uid=$2 dir
+	[[ -n $SM_USER_LOG_DIR ]] || return 1
+	sm_valid_user "$user" || { echo "user name '$user' is not usable in a path" >&2; return 1; }
+	[[ $uid =~ ^[0-9]+$ ]] || { echo "uid '$uid' is not a number" >&2; return 1; }
+	sm_root_dir "$SM_USER_LOG_DIR" || return 1
+	dir=$SM_USER_LOG_DIR/$user
+	if [[ -L $dir || (-e $dir && ! -d $dir) ]]; then
+		echo "$dir is not a directory" >&2
+		return 1
+	fi
+	if [[ ! -d $dir ]]; then
+		mkdir -m 0700 -- "$dir" 2>/dev/null || [[ -d $dir && ! -L $dir ]] || { echo "cannot make $dir" >&2; return 1; }
+	fi
+	chown -h -- "$uid" "$dir" && chmod 0700 -- "$dir" || return 1
+	echo "$dir"
 }
 
 # sm_read_state FILE: sets SLICE_TYPE, SLICE_MEMORY, SLICE_SM, GPU_UUID, PLACE_ERROR from a

@@ -6,6 +6,8 @@
 #   export CUDA_VISIBLE_DEVICES=<uuid of the placed GPU>
 #   export LD_PRELOAD=<libsoftmig.so>[:the user's own preloads]
 #   export SOFTMIG_SOCKET=<socket>            (only when the site uses a non-default socket)
+#   export SOFTMIG_LOG_FILE=<USER_LOG_DIR>/<user>/<job>.log  (when the Prolog made the user's
+#                                             directory: where the user reads the shim's log)
 # SLURM takes the value after '=' literally (quotes would be kept), so none are printed.
 # The limits themselves live in the root-owned config file and in the coordinator; nothing
 # the user puts in the environment can raise them.
@@ -50,5 +52,10 @@ echo "export CUDA_VISIBLE_DEVICES=$GPU_UUID"
 echo "export LD_PRELOAD=$preload"
 if [[ $SM_SOCKET != "$SM_DEFAULT_SOCKET" ]]; then
 	echo "export SOFTMIG_SOCKET=$SM_SOCKET"
+fi
+user=${SLURM_JOB_USER:-${USER:-}}
+logdir=$SM_USER_LOG_DIR/$user
+if [[ -n $SM_USER_LOG_DIR ]] && sm_valid_user "$user" && [[ -d $logdir && ! -L $logdir && -O $logdir ]]; then
+	echo "export SOFTMIG_LOG_FILE=$logdir/$(sm_job_key).log"
 fi
 exit 0

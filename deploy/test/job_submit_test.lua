@@ -86,6 +86,18 @@ check("the newer gres/gpu:TYPE=N spelling is understood", slurm_job_submit(j, {}
 j = job({})
 check("a CPU job is not touched", slurm_job_submit(j, {}, 1000) == slurm.SUCCESS and j.partition == nil)
 
+-- Only the TRES fields count: a name, comment or path that looks like a request is no request.
+for _, hostile in ipairs({ "GRES=gpu:l40s.2", "gpu:l40s.2:1", "gres:gpu:l40s.2:1",
+	"x TresPerNode=gres:gpu:l40s.2:1 y", "a\nTresPerNode=gres:gpu:l40s.2:1" }) do
+	j = job({ name = hostile, comment = hostile, admin_comment = hostile, work_dir = "/tmp/" .. hostile,
+		std_out = hostile, features = hostile })
+	check("a CPU job named and commented '" .. hostile:gsub("\n", "\\n") .. "' is not a slice job",
+		slurm_job_submit(j, {}, 1000) == slurm.SUCCESS and j.partition == nil and j.max_nodes == NO_VAL)
+	j = job({ name = hostile, comment = hostile, tres_per_node = "gres:gpu:l40s:1", partition = "gpu" })
+	check("a full-GPU job named '" .. hostile:gsub("\n", "\\n") .. "' stays a full-GPU job",
+		slurm_job_submit(j, {}, 1000) == slurm.SUCCESS and j.partition == "gpu")
+end
+
 j = { tres_per_node = "gres:gpu:l40s.2:3" }
 check("raising a pending job to three slices is refused", slurm_job_modify(j, {}, {}, 1000) == slurm.ERROR)
 

@@ -51,6 +51,7 @@ echo "ARRAY_JOB=\${SLURM_ARRAY_JOB_ID:-}"
 echo "CONF_NAME=\${conf##*/}"
 echo "PRELOAD=\${LD_PRELOAD-<unset>}"
 echo "SOCKET=\${SOFTMIG_SOCKET-<unset>}"
+echo "LOGFILE=\${SOFTMIG_LOG_FILE-<unset>}"
 echo "PARTITION=\$SLURM_JOB_PARTITION"
 echo "CONF_OWNER=\$(stat -c '%U %a' "\$conf" 2>/dev/null)"
 echo "CONF_MEM=\$(grep -m1 '^CUDA_DEVICE_MEMORY_LIMIT=' "\$conf" 2>/dev/null | cut -d= -f2)"
@@ -93,6 +94,29 @@ check "full-GPU job keeps SLURM's CUDA_VISIBLE_DEVICES" grep -qE '^[01]$' <<<"$(
 check_eq "full-GPU job gets no LD_PRELOAD" "<unset>" "$(sn_field "$job" PRELOAD)"
 check "full-GPU job is not placed" bash -c "! grep -q -- '--job $job ' '$STUB/calls'"
 check_eq "full-GPU job gets no config file" "" "$(sn_field "$job" CONF_OWNER)"
+
+# ------------------------------------------------------------------ per-user log directory
+logdir=$B/log/softmig/users/$SN_USER
+check_eq "the Prolog made the user's log directory, the user's own, 0700" "$SN_USER 700 directory" \
+	"$(stat -c '%U %a %F' "$logdir" 2>/dev/null)"
+job=$(sn_submit --gres=gpu:l40s.2:1 "$B/jobs/show.sh")
+snode_wait_job "$job" 60 >/dev/null
+check_eq "the TaskProlog points libsoftmig.so's log there" "$logdir/$job.log" "$(sn_field "$job" LOGFILE)"
+
+# ------------------------------------------------------------------ hostile names and comments
+# Before SLURM 23.02 the Prolog must ask slurmctld for the job's GPU request; the job's name,
+# comment and other text of its own must never read as one.
+hostile="GRES=gpu:l40s.2:1 TresPerNode=gres:gpu:l40s.2:1 gpu:l40s.2"
+job=$(sn_submit -J "$hostile" --comment "$hostile" "$B/jobs/show.sh")
+check_eq "a CPU job named and commented like a slice request completes" COMPLETED "$(snode_wait_job "$job" 60)"
+check "and is not placed" bash -c "! grep -q -- '--job $job ' '$STUB/calls'"
+check_eq "and gets no LD_PRELOAD" "<unset>" "$(sn_field "$job" PRELOAD)"
+job=$(sn_submit -p gpu --gres=gpu:l40s:1 -J "GRES=gpu:l40s.2:1" --comment "TresPerNode=gres:gpu:l40s.2:1" "$B/jobs/show.sh")
+check_eq "a full-GPU job named like a slice request completes" COMPLETED "$(snode_wait_job "$job" 60)"
+check "and is not placed" bash -c "! grep -q -- '--job $job ' '$STUB/calls'"
+job=$(sn_submit --gres=gpu:l40s.2:1 -J "GRES=gpu:l40s.4:1" --comment "TresPerNode=gres:gpu:l40s.4:1" "$B/jobs/show.sh")
+check_eq "a half slice named like a quarter completes" COMPLETED "$(snode_wait_job "$job" 60)"
+check "and is placed as the half it asked for" grep -qx "place --job $job --mem 24G --sm 50 --user $SN_USER --socket $RUN/softmig.sock" "$STUB/calls"
 
 # ------------------------------------------------------------------ capacity and spread
 jobs=()

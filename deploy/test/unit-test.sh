@@ -32,16 +32,52 @@ check_eq "the table's types are listed" "l40s.2 l40s.4 h100.8 " "$(sm_slice_type
 
 # ------------------------------------------------------------------ GRES strings
 check_eq "SLURM_JOB_GRES form" "l40s.2" "$(sm_gpu_types_in "gpu:l40s.2:1")"
-check_eq "scontrol -d allocation form" "l40s.2" "$(sm_gpu_types_in "GRES=gpu:l40s.2:1(IDX:4)")"
-check_eq "tres form" "l40s.4" "$(sm_gpu_types_in "TresPerNode=gres:gpu:l40s.4:1")"
-check_eq "typeless requests give no type" "" "$(sm_gpu_types_in "TresPerNode=gres:gpu:2")"
+check_eq "SLURM_JOB_GRES without a count" "l40s.2" "$(sm_gpu_types_in "gpu:l40s.2")"
+check_eq "squeue TRES form" "l40s.4" "$(sm_gpu_types_in "gres:gpu:l40s.4:1")"
+check_eq "newer TRES form" "l40s.4" "$(sm_gpu_types_in "gres/gpu:l40s.4=1")"
+check_eq "an allocation with indices" "l40s.2" "$(sm_gpu_types_in "gpu:l40s.2:1(IDX:4)")"
+check_eq "typeless requests give no type" "" "$(sm_gpu_types_in "gres:gpu:2")"
 check_eq "lists give every type in order" "l40s l40s.2" "$(sm_gpu_types_in "gpu:l40s:1,gpu:l40s.2:1" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "one field per line" "l40s.2 l40s.4" "$(sm_gpu_types_in $'N/A\ngres:gpu:l40s.2:1\nN/A\ngres:gpu:l40s.4:1' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "other GRES are ignored" "" "$(sm_gpu_types_in "gres:mps:50,gres:shard:2")"
+# Items are matched whole: text around a request is no request.
+for hostile in "GRES=gpu:l40s.2:1(IDX:4)" "TresPerNode=gres:gpu:l40s.4:1" "JobName=GRES=gpu:l40s.2" \
+	"Comment=x gpu:l40s.2:1" "x,gpu:l40s.2 :1" "/home/u/gpu:l40s.2" "gpu:l40s.2:1;rm" "xgpu:l40s.2" "gpu:l40s.2:1x"; do
+	check_eq "not a request: '$hostile'" "" "$(sm_gpu_types_in "$hostile")"
+done
 
 SM_SLICES=$T/slices.conf
 check_eq "the job's slice from SLURM_JOB_GRES" "l40s.4 12G 25" "$(SLURM_JOB_GRES=gpu:l40s.4:1 SLURM_JOB_ID=7 sm_job_slice)"
 SLURM_JOB_GRES=gpu:l40s:2 SLURM_JOB_ID=7 sm_job_slice >/dev/null 2>&1
 check_eq "a full-GPU job has no slice (status 1)" 1 $?
+
+# Without SLURM_JOB_GRES (SLURM before 23.02) the Prolog asks squeue for the TRES fields alone;
+# a stub answers as squeue -O does (fields padded with spaces, each followed by '|').
+SQUEUE_ANSWER=""
+squeue() {
+	printf '%s\n' "$*" >>"$T/squeue.calls"
+	printf '%s\n' "$SQUEUE_ANSWER"
+}
+SQUEUE_ANSWER="8       |N/A     |N/A      |gres:gpu:l40s.2:1     |N/A    |N/A   |"
+check_eq "the job's slice from squeue's TRES fields" "l40s.2 24G 50" "$(SLURM_JOB_ID=8 sm_job_slice)"
+check "squeue is asked for TRES fields only" grep -q -- "--Format=JobID:40|,ArrayTaskID:40|,tres-per-job:4000|,tres-per-node:4000|,tres-per-socket:4000|,tres-per-task:4000|" "$T/squeue.calls"
+check "and never for the job's name or comment" bash -c "! grep -qiE 'name|comment|scontrol' '$T/squeue.calls'"
+SQUEUE_ANSWER="8|N/A|gres:gpu:l40s.4:1|N/A|N/A|N/A|"
+check_eq "--gpus=TYPE:1 (tres-per-job) is a slice too" "l40s.4 12G 25" "$(SLURM_JOB_ID=8 sm_job_slice)"
+SQUEUE_ANSWER="8|N/A|N/A|N/A|N/A|N/A|"
+SLURM_JOB_ID=8 sm_job_slice >/dev/null 2>&1
+check_eq "a job without GPUs has no slice (status 1)" 1 $?
+SQUEUE_ANSWER=""
+SLURM_JOB_ID=8 sm_job_slice >/dev/null 2>&1
+check_eq "an unknown job cannot be told (status 2)" 2 $?
+SQUEUE_ANSWER="80|N/A|N/A|gres:gpu:l40s.2:1|N/A|N/A|"
+SLURM_JOB_ID=8 sm_job_slice >/dev/null 2>&1
+check_eq "another job's row is not this job's (status 2)" 2 $?
+SQUEUE_ANSWER=$'8   |2-3 |2-3 |\n9   |1   |1   |\n8   |5   |5   |'
+check_eq "an array task id from squeue, from the row of this job's own task" 5 "$(unset SLURM_ARRAY_TASK_ID; SLURM_JOB_ID=8 sm_array_task_id; echo "${SLURM_ARRAY_TASK_ID:-}")"
+SQUEUE_ANSWER="8   |N/A  |N/A  |"
+check_eq "no array task id for a plain job" "" "$(unset SLURM_ARRAY_TASK_ID; SLURM_JOB_ID=8 sm_array_task_id; echo "${SLURM_ARRAY_TASK_ID:-}")"
+unset -f squeue
 
 # ------------------------------------------------------------------ names and settings
 check_eq "a job's key is its id" 42 "$(SLURM_JOB_ID=42 sm_job_key)"
