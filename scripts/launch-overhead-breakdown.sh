@@ -9,6 +9,8 @@
 # the cost of interposition alone); shim with no coordinator (the gate is open); shim holding an
 # open-ended lease (coordinator, policy share, job alone); shim holding 20 ms leases (policy cap,
 # job at 99 %). Uses the bundle of scripts/make-gpu-bundle.sh when java or protobuf-c is missing.
+# Run it as root: the shim honours SOFTMIG_DISABLE only for root, and trusts only a coordinator
+# socket owned by root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
