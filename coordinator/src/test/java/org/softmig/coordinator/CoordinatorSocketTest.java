@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,13 +51,14 @@ class CoordinatorSocketTest {
     Files.createDirectories(dir.resolve("conf"));
     socket = dir.resolve("s.sock");
     NodeSettings settings =
-        NodeSettings.defaults()
-            .withSocket(socket)
-            .withSimulate("48G,48G")
-            .withNodeName("test-node")
-            .withClusterPort(0)
-            .withProcRoot(dir.resolve("proc"))
-            .withConfigDir(dir.resolve("conf"));
+        NodeSettings.of(
+            Map.of(
+                "socket", socket,
+                "simulate", "48G,48G",
+                "node-name", "test-node",
+                "cluster-port", 0,
+                "proc-root", dir.resolve("proc"),
+                "config-dir", dir.resolve("conf")));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec("48G,48G"));
   }
 

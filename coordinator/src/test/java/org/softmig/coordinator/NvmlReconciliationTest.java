@@ -63,14 +63,15 @@ class NvmlReconciliationTest {
     gpus = FakeNvmlGpus.create(3);
     gpu0 = gpus.uuid(0);
     NodeSettings settings =
-        NodeSettings.defaults()
-            .withSocket(dir.resolve("s.sock"))
-            .withNodeName("nvml-node")
-            .withClusterPort(0)
-            .withProcRoot(dir.resolve("proc"))
-            .withConfigDir(dir.resolve("conf"))
-            .withMetricsPort(freePort())
-            .withUnmanagedPolicy(UnmanagedPolicy.KILL);
+        NodeSettings.of(
+            Map.of(
+                "socket", dir.resolve("s.sock"),
+                "node-name", "nvml-node",
+                "cluster-port", 0,
+                "proc-root", dir.resolve("proc"),
+                "config-dir", dir.resolve("conf"),
+                "metrics-port", freePort(),
+                "unmanaged-policy", UnmanagedPolicy.KILL.configValue()));
     ProcessKiller real = ProcessKiller.sigkill();
     // Only the sleep process this test started is really killed; other pids are made up.
     ProcessKiller killer =

@@ -1,10 +1,14 @@
 package org.softmig.coordinator.cli;
 
+import com.typesafe.config.Config;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.softmig.coordinator.Coordinator;
 import org.softmig.coordinator.config.ClusterOptions;
+import org.softmig.coordinator.config.NodeConfig;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInventories;
 import org.softmig.coordinator.nvml.GpuInventory;
@@ -94,68 +98,41 @@ public final class CoordinatorCommand implements Callable<Integer> {
 
   /** The file's settings with the flags on top. */
   NodeSettings settings() {
-    NodeSettings s;
     try {
-      s = config != null ? NodeSettings.load(config) : NodeSettings.defaults();
-      if (socket != null) {
-        s = s.withSocket(socket);
-      }
-      if (simulate != null) {
-        s = s.withSimulate(simulate);
-      }
-      if (nodeName != null) {
-        s = s.withNodeName(nodeName);
-      }
-      if (smPolicy != null) {
-        s = s.withSmPolicy(smPolicy);
-      }
-      if (leaseMs != null) {
-        s = s.withLeaseMillis(leaseMs);
-      }
-      if (configDir != null) {
-        s = s.withConfigDir(configDir);
-      }
-      if (adminGroup != null) {
-        s = s.withAdminGroup(adminGroup);
-      }
-      if (metricsPort != null) {
-        s = s.withMetricsPort(metricsPort);
-      }
-      if (clusterPort != null) {
-        s = s.withClusterPort(clusterPort);
-      }
-      if (seeds != null) {
-        s = s.withSeeds(seeds);
-      }
-      if (procRoot != null) {
-        s = s.withProcRoot(procRoot);
-      }
-      if (requireGpus != null) {
-        s = s.withRequireGpus(requireGpus);
-      }
-      if (unmanagedPolicy != null) {
-        s = s.withUnmanagedPolicy(NodeSettings.parseUnmanagedPolicy(unmanagedPolicy));
-      }
+      return NodeSettings.fromConfig(layered());
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    return s;
   }
 
   /** The file's cluster keys with the flags on top. */
   ClusterOptions clusterOptions() {
     try {
-      ClusterOptions c = config != null ? ClusterOptions.load(config) : ClusterOptions.defaults();
-      if (clusterHost != null) {
-        c = c.withHost(clusterHost);
-      }
-      if (observer) {
-        c = c.withObserver(true);
-      }
-      return c;
+      return ClusterOptions.fromConfig(layered());
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+  }
+
+  /** reference.conf, the --config file over it, the flags given over that. */
+  private Config layered() {
+    Map<String, Object> flags = new HashMap<>();
+    flags.put("socket", socket);
+    flags.put("simulate", simulate);
+    flags.put("node-name", nodeName);
+    flags.put("sm-policy", smPolicy);
+    flags.put("lease", leaseMs);
+    flags.put("config-dir", configDir);
+    flags.put("admin-group", adminGroup);
+    flags.put("metrics-port", metricsPort);
+    flags.put("cluster-port", clusterPort);
+    flags.put("seeds", seeds);
+    flags.put("proc-root", procRoot);
+    flags.put("require-gpus", requireGpus);
+    flags.put("unmanaged-policy", unmanagedPolicy);
+    flags.put("cluster.host", clusterHost);
+    flags.put("cluster.observer", observer ? Boolean.TRUE : null);
+    return NodeConfig.load(config, flags);
   }
 
   /** An observer's inventory: no GPUs, so no GPU actors; the socket still answers the CLI. */

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.softmig.coordinator.Coordinator;
 import org.softmig.coordinator.config.NodeSettings;
@@ -43,12 +44,13 @@ public final class DemoCommand implements Callable<Integer> {
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "softmig-demo-");
     Path socket = dir.resolve("softmig.sock");
     NodeSettings settings =
-        NodeSettings.defaults()
-            .withSocket(socket)
-            .withSimulate(SPEC)
-            .withNodeName("demo")
-            .withClusterPort(0)
-            .withConfigDir(dir.resolve("conf"));
+        NodeSettings.of(
+            Map.of(
+                "socket", socket,
+                "simulate", SPEC,
+                "node-name", "demo",
+                "cluster-port", 0,
+                "config-dir", dir.resolve("conf")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec(SPEC);
     GpuInfo gpu = gpus.gpus().get(0);
     out.println("Starting a coordinator on simulated GPUs " + SPEC + " at " + socket);

@@ -1,11 +1,9 @@
 package org.softmig.coordinator.config;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import org.softmig.coordinator.cluster.ClusterSettings;
 import org.softmig.coordinator.cluster.TlsSettings;
@@ -38,42 +36,35 @@ public record ClusterOptions(String host, boolean observer, Optional<TlsSettings
   }
 
   /**
-   * Reads the cluster keys of a node config file over the defaults.
+   * Reads the cluster keys of a node config file over {@code reference.conf}.
    *
    * @throws IllegalArgumentException naming the file, key and value that are wrong
    */
   public static ClusterOptions load(Path file) {
-    Config config;
-    try {
-      config = ConfigFactory.parseFile(new File(file.toString())).resolve();
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException("config file " + file + ": " + e.getMessage(), e);
-    }
-    return fromConfig(config, file.toString());
+    return fromConfig(NodeConfig.load(file, Map.of()));
   }
 
-  static ClusterOptions fromConfig(Config config, String name) {
-    String host = string(config, name, "softmig.cluster.host");
+  /**
+   * The cluster options of a layered configuration ({@link NodeConfig#load}).
+   *
+   * @throws IllegalArgumentException naming where the wrong value came from, its key and value
+   */
+  public static ClusterOptions fromConfig(Config config) {
+    NodeConfig.Reader r = new NodeConfig.Reader(config);
+    String host = r.string("softmig.cluster.host");
     if (host != null && host.isBlank()) {
-      throw bad(config, name, "softmig.cluster.host", "expected a host name or address");
+      throw r.bad("softmig.cluster.host", "expected a host name or address");
     }
-    boolean observer = false;
-    if (config.hasPath("softmig.cluster.observer")) {
-      try {
-        observer = config.getBoolean("softmig.cluster.observer");
-      } catch (ConfigException e) {
-        throw bad(config, name, "softmig.cluster.observer", "expected true or false");
-      }
-    }
-    return new ClusterOptions(host, observer, tls(config, name));
+    boolean observer = r.bool("softmig.cluster.observer");
+    return new ClusterOptions(host, observer, tls(r));
   }
 
-  private static Optional<TlsSettings> tls(Config config, String name) {
+  private static Optional<TlsSettings> tls(NodeConfig.Reader r) {
     String[] keys = {"key-store", "key-store-password", "trust-store", "trust-store-password"};
     String[] values = new String[keys.length];
     int present = 0;
     for (int i = 0; i < keys.length; i++) {
-      values[i] = string(config, name, TLS + keys[i]);
+      values[i] = r.string(TLS + keys[i]);
       if (values[i] != null) {
         present++;
       }
@@ -84,34 +75,17 @@ public record ClusterOptions(String host, boolean observer, Optional<TlsSettings
     for (int i = 0; i < keys.length; i++) {
       if (values[i] == null) {
         throw new IllegalArgumentException(
-            "config file " + name + ": " + TLS + keys[i] + " is missing (TLS needs "
+            TLS + keys[i] + " is missing (TLS needs "
                 + TLS + "{key-store,key-store-password,trust-store,trust-store-password})");
       }
     }
     for (int i : new int[] {0, 2}) {
       if (!Files.isReadable(Path.of(values[i]))) {
-        throw bad(config, name, TLS + keys[i], "not a readable PKCS12 file");
+        throw r.bad(TLS + keys[i], "not a readable PKCS12 file");
       }
     }
     return Optional.of(
         TlsSettings.of(Path.of(values[0]), values[1], Path.of(values[2]), values[3]));
-  }
-
-  private static String string(Config config, String name, String key) {
-    if (!config.hasPath(key)) {
-      return null;
-    }
-    try {
-      return config.getString(key);
-    } catch (ConfigException e) {
-      throw bad(config, name, key, "expected a string");
-    }
-  }
-
-  private static IllegalArgumentException bad(Config config, String name, String key, String why) {
-    String shown = key.endsWith("password") ? "(hidden)" : config.getValue(key).render();
-    return new IllegalArgumentException(
-        "config file " + name + ": " + key + " = " + shown + ": " + why);
   }
 
   public ClusterOptions withHost(String v) {
@@ -134,7 +108,11 @@ public record ClusterOptions(String host, boolean observer, Optional<TlsSettings
   public ClusterSettings toClusterSettings(NodeSettings node) {
     ClusterSettings cs =
         ClusterSettings.of(
-            node.nodeName(), hostFor(node), node.clusterPort(), node.seeds(), observer);
+            node.nodeName(),
+            hostFor(node),
+            node.clusterPort() != null ? node.clusterPort() : ClusterSettings.DEFAULT_PORT,
+            node.seeds(),
+            observer);
     return tls.map(cs::withTls).orElse(cs);
   }
 }

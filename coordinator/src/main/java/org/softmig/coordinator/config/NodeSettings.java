@@ -1,22 +1,18 @@
 package org.softmig.coordinator.config;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValue;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import org.softmig.gpu.domain.UnmanagedPolicy;
 
 /**
- * The settings of one node's coordinator: from the node config file (HOCON, keys under {@code
- * softmig.}), then command-line flags on top.
+ * The settings of one node's coordinator, read from its layered configuration ({@link
+ * NodeConfig}: {@code reference.conf}, the node file, the flags). Every key lives under {@code
+ * softmig.}; {@code reference.conf} documents each and holds its default.
  *
  * @param socket the Unix socket for shims and the CLI
  * @param simulate a simulated-GPU SPEC, or null to use NVML
@@ -25,7 +21,7 @@ import org.softmig.gpu.domain.UnmanagedPolicy;
  * @param configDir where admin job config files live
  * @param adminGroup the group (besides root) that may place and release; empty = root only
  * @param metricsPort the Prometheus port; 0 = off
- * @param clusterPort the Akka cluster port; 0 = any free port
+ * @param clusterPort the Akka cluster port; 0 = any free port; null = none given
  * @param seeds cluster seed nodes as HOST:PORT; empty = this node alone
  * @param procRoot usually {@code /proc}
  * @param requireGpus refuse to start unless NVML provides real GPUs
@@ -41,7 +37,7 @@ public record NodeSettings(
     Path configDir,
     String adminGroup,
     int metricsPort,
-    int clusterPort,
+    Integer clusterPort,
     List<String> seeds,
     Path procRoot,
     boolean requireGpus,
@@ -51,141 +47,88 @@ public record NodeSettings(
 
   public NodeSettings {
     seeds = List.copyOf(seeds);
+    Objects.requireNonNull(unmanagedPolicy, "unmanagedPolicy");
   }
 
+  /** {@code reference.conf}'s settings. */
   public static NodeSettings defaults() {
-    return new NodeSettings(
-        DEFAULT_SOCKET,
-        null,
-        hostName(),
-        "cap",
-        20,
-        Path.of("/var/run/softmig"),
-        "",
-        0,
-        25520,
-        List.of(),
-        Path.of("/proc"),
-        false,
-        UnmanagedPolicy.REPORT);
+    return of(Map.of());
   }
 
   /**
-   * Reads a node config file over the defaults.
+   * {@code reference.conf} with {@code overrides} over it (keys relative to {@code softmig.}, e.g.
+   * {@code socket}), checked as the command line's flags are.
+   */
+  public static NodeSettings of(Map<String, ?> overrides) {
+    return fromConfig(NodeConfig.load(null, overrides));
+  }
+
+  /**
+   * Reads a node config file over {@code reference.conf}.
    *
    * @throws IllegalArgumentException naming the file, key and value that are wrong
    */
   public static NodeSettings load(Path file) {
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException("config file " + file + " does not exist");
-    }
-    Config config;
-    try {
-      config = ConfigFactory.parseFile(new File(file.toString())).resolve();
-    } catch (ConfigException e) {
-      throw new IllegalArgumentException("config file " + file + ": " + e.getMessage(), e);
-    }
-    return fromConfig(config, file.toString(), defaults());
+    return fromConfig(NodeConfig.load(file, Map.of()));
   }
 
-  static NodeSettings fromConfig(Config config, String name, NodeSettings base) {
-    Reader r = new Reader(config, name);
-    NodeSettings s = base;
-    s = s.withSocket(r.path("softmig.socket", s.socket));
-    s = s.withSimulate(r.string("softmig.simulate", s.simulate));
-    s = s.withNodeName(r.string("softmig.node-name", s.nodeName));
-    s = s.withSmPolicy(r.policy("softmig.sm-policy", s.smPolicy));
-    s = s.withLeaseMillis(r.millis("softmig.lease", s.leaseMillis));
-    s = s.withConfigDir(r.path("softmig.config-dir", s.configDir));
-    s = s.withAdminGroup(r.string("softmig.admin-group", s.adminGroup));
-    s = s.withMetricsPort(r.port("softmig.metrics-port", s.metricsPort));
-    s = s.withClusterPort(r.port("softmig.cluster-port", s.clusterPort));
-    s = s.withSeeds(r.strings("softmig.seeds", s.seeds));
-    s = s.withProcRoot(r.path("softmig.proc-root", s.procRoot));
-    s = s.withRequireGpus(r.bool("softmig.require-gpus", s.requireGpus));
-    s = s.withUnmanagedPolicy(r.unmanagedPolicy("softmig.unmanaged-policy", s.unmanagedPolicy));
-    return s;
+  /**
+   * The settings of a layered configuration ({@link NodeConfig#load}).
+   *
+   * @throws IllegalArgumentException naming where the wrong value came from, its key and value
+   */
+  public static NodeSettings fromConfig(Config config) {
+    NodeConfig.Reader r = new NodeConfig.Reader(config);
+    String nodeName = r.string("softmig.node-name");
+    if (nodeName != null && nodeName.isBlank()) {
+      throw r.bad("softmig.node-name", "expected a name");
+    }
+    String policy = r.string("softmig.sm-policy");
+    try {
+      policy = checkPolicy(policy);
+    } catch (IllegalArgumentException e) {
+      throw r.bad("softmig.sm-policy", "expected cap or share");
+    }
+    UnmanagedPolicy unmanaged;
+    try {
+      unmanaged = UnmanagedPolicy.parse(r.string("softmig.unmanaged-policy"));
+    } catch (IllegalArgumentException e) {
+      throw r.bad("softmig.unmanaged-policy", "expected report or kill");
+    }
+    List<String> seeds = r.strings("softmig.seeds");
+    for (String seed : seeds) {
+      if (seed.isBlank() || seed.lastIndexOf(':') <= 0) {
+        throw r.bad("softmig.seeds", "expected HOST:PORT strings");
+      }
+    }
+    return new NodeSettings(
+        r.path("softmig.socket"),
+        r.string("softmig.simulate"),
+        nodeName != null ? nodeName : hostName(),
+        policy,
+        r.millis("softmig.lease", 1, 10_000),
+        r.path("softmig.config-dir"),
+        Objects.requireNonNullElse(r.string("softmig.admin-group"), ""),
+        Objects.requireNonNullElse(r.port("softmig.metrics-port"), 0),
+        r.port("softmig.cluster-port"),
+        seeds,
+        r.path("softmig.proc-root"),
+        r.bool("softmig.require-gpus"),
+        unmanaged);
   }
 
   /** Checks a policy name; returns it in lower case. */
   public static String checkPolicy(String policy) {
-    String p = policy.toLowerCase(Locale.ROOT);
+    String p = policy == null ? "" : policy.toLowerCase(Locale.ROOT);
     if (!p.equals("cap") && !p.equals("share")) {
       throw new IllegalArgumentException("sm policy '" + policy + "' is not cap or share");
     }
     return p;
   }
 
-  public NodeSettings withSocket(Path v) {
-    return new NodeSettings(v, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withSimulate(String v) {
-    return new NodeSettings(socket, v, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withNodeName(String v) {
-    return new NodeSettings(socket, simulate, v, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withSmPolicy(String v) {
-    return new NodeSettings(socket, simulate, nodeName, checkPolicy(v), leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withLeaseMillis(long v) {
-    if (v < 1 || v > 10_000) {
-      throw new IllegalArgumentException("lease of " + v + " ms is not between 1 and 10000 ms");
-    }
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, v, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withConfigDir(Path v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, v, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withAdminGroup(String v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, v, metricsPort, clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withMetricsPort(int v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, checkPort(v), clusterPort, seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withClusterPort(int v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, checkPort(v), seeds, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withSeeds(List<String> v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, v, procRoot, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withProcRoot(Path v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, v, requireGpus, unmanagedPolicy);
-  }
-
-  public NodeSettings withRequireGpus(boolean v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, v, unmanagedPolicy);
-  }
-
-  public NodeSettings withUnmanagedPolicy(UnmanagedPolicy v) {
-    return new NodeSettings(socket, simulate, nodeName, smPolicy, leaseMillis, configDir, adminGroup, metricsPort, clusterPort, seeds, procRoot, requireGpus, Objects.requireNonNull(v, "unmanagedPolicy"));
-  }
-
-  /** Parses {@code report} or {@code kill}; the error names the key and the value. */
-  public static UnmanagedPolicy parseUnmanagedPolicy(String value) {
-    try {
-      return UnmanagedPolicy.parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "unmanaged-policy '" + value + "' is not report or kill");
-    }
-  }
-
-  private static int checkPort(int port) {
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("port " + port + " is not between 0 and 65535");
-    }
-    return port;
+  /** Whether a cluster is configured: seeds or an explicit cluster port. */
+  public boolean clustered() {
+    return clusterPort != null || !seeds.isEmpty();
   }
 
   private static String hostName() {
@@ -197,113 +140,6 @@ public record NodeSettings(
       return Files.readString(Path.of("/etc/hostname")).strip();
     } catch (Exception e) {
       return "localhost";
-    }
-  }
-
-  /** Reads keys, turning every problem into a message naming file, key and value. */
-  private record Reader(Config config, String name) {
-
-    private IllegalArgumentException bad(String key, String why) {
-      ConfigValue value = config.getValue(key);
-      return new IllegalArgumentException(
-          "config file " + name + ": " + key + " = " + value.render() + ": " + why);
-    }
-
-    String string(String key, String fallback) {
-      if (!config.hasPath(key)) {
-        return fallback;
-      }
-      try {
-        return config.getString(key);
-      } catch (ConfigException e) {
-        throw bad(key, "expected a string");
-      }
-    }
-
-    Path path(String key, Path fallback) {
-      String s = string(key, null);
-      if (s == null) {
-        return fallback;
-      }
-      if (s.isBlank()) {
-        throw bad(key, "expected a path");
-      }
-      return Path.of(s);
-    }
-
-    String policy(String key, String fallback) {
-      String s = string(key, fallback);
-      try {
-        return checkPolicy(s);
-      } catch (IllegalArgumentException e) {
-        throw bad(key, "expected cap or share");
-      }
-    }
-
-    long millis(String key, long fallback) {
-      if (!config.hasPath(key)) {
-        return fallback;
-      }
-      long ms;
-      try {
-        ms = config.getDuration(key).toMillis();
-      } catch (ConfigException e) {
-        try {
-          ms = config.getLong(key);
-        } catch (ConfigException e2) {
-          throw bad(key, "expected a duration such as 20ms");
-        }
-      }
-      if (ms < 1 || ms > Duration.ofSeconds(10).toMillis()) {
-        throw bad(key, "expected between 1 ms and 10 s");
-      }
-      return ms;
-    }
-
-    int port(String key, int fallback) {
-      if (!config.hasPath(key)) {
-        return fallback;
-      }
-      try {
-        int port = config.getInt(key);
-        return checkPort(port);
-      } catch (ConfigException | IllegalArgumentException e) {
-        throw bad(key, "expected a port between 0 and 65535");
-      }
-    }
-
-    boolean bool(String key, boolean fallback) {
-      if (!config.hasPath(key)) {
-        return fallback;
-      }
-      try {
-        return config.getBoolean(key);
-      } catch (ConfigException e) {
-        throw bad(key, "expected true or false");
-      }
-    }
-
-    UnmanagedPolicy unmanagedPolicy(String key, UnmanagedPolicy fallback) {
-      String s = string(key, null);
-      if (s == null) {
-        return fallback;
-      }
-      try {
-        return UnmanagedPolicy.parse(s);
-      } catch (IllegalArgumentException e) {
-        throw bad(key, "expected report or kill");
-      }
-    }
-
-    List<String> strings(String key, List<String> fallback) {
-      if (!config.hasPath(key)) {
-        return fallback;
-      }
-      try {
-        return new ArrayList<>(config.getStringList(key));
-      } catch (ConfigException e) {
-        throw bad(key, "expected a list of HOST:PORT strings");
-      }
     }
   }
 }

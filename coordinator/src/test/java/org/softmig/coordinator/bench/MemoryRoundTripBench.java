@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -46,13 +47,14 @@ public final class MemoryRoundTripBench {
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "smbench");
     Path socket = dir.resolve("s.sock");
     NodeSettings settings =
-        NodeSettings.defaults()
-            .withSocket(socket)
-            .withSimulate("48G,48G")
-            .withNodeName("bench")
-            .withClusterPort(0)
-            .withProcRoot(dir.resolve("proc"))
-            .withConfigDir(dir.resolve("conf"));
+        NodeSettings.of(
+            Map.of(
+                "socket", socket,
+                "simulate", "48G,48G",
+                "node-name", "bench",
+                "cluster-port", 0,
+                "proc-root", dir.resolve("proc"),
+                "config-dir", dir.resolve("conf")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec("48G,48G");
     String uuid = gpus.gpus().get(0).uuid();
     try (Coordinator coordinator = Coordinator.start(settings, gpus)) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.softmig.coordinator.cluster.ClusterSettings;
@@ -20,8 +21,9 @@ class ClusterOptionsTest {
 
   @Test
   void hostDefaultsToLoopbackAloneAndToTheNodeNameWithSeeds() {
-    NodeSettings alone = NodeSettings.defaults().withNodeName("gpu07");
-    NodeSettings seeded = alone.withSeeds(List.of("gpu01:25520"));
+    NodeSettings alone = NodeSettings.of(Map.of("node-name", "gpu07"));
+    NodeSettings seeded =
+        NodeSettings.of(Map.of("node-name", "gpu07", "seeds", List.of("gpu01:25520")));
 
     assertThat(ClusterOptions.defaults().hostFor(alone)).isEqualTo("127.0.0.1");
     assertThat(ClusterOptions.defaults().hostFor(seeded)).isEqualTo("gpu07");
@@ -31,10 +33,11 @@ class ClusterOptionsTest {
   @Test
   void clusterSettingsCarryNamePortSeedsAndRole() {
     NodeSettings node =
-        NodeSettings.defaults()
-            .withNodeName("login1")
-            .withClusterPort(0)
-            .withSeeds(List.of("gpu01:25520"));
+        NodeSettings.of(
+            Map.of(
+                "node-name", "login1",
+                "cluster-port", 0,
+                "seeds", List.of("gpu01:25520")));
 
     ClusterSettings cs = ClusterOptions.defaults().withObserver(true).toClusterSettings(node);
 

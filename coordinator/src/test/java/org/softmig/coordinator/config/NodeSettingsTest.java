@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,5 +67,75 @@ class NodeSettingsTest {
         .hasMessageContaining("70000");
     assertThatThrownBy(() -> NodeSettings.load(dir.resolve("missing.conf")))
         .hasMessageContaining("missing.conf");
+  }
+
+  @Test
+  void unknownKeysAreRefusedWithTheFileLineAndTheNearestKnownKey() throws Exception {
+    Path file =
+        Files.writeString(
+            dir.resolve("typo.conf"), "softmig {\n  sm-policy = share\n  unmanaged-polcy = kill\n}\n");
+    assertThatThrownBy(() -> NodeSettings.load(file))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("line 3")
+        .hasMessageContaining("softmig.unmanaged-polcy")
+        .hasMessageContaining("did you mean softmig.unmanaged-policy?");
+
+    Path nested = Files.writeString(dir.resolve("n.conf"), "softmig.cluster.obsrver = true\n");
+    assertThatThrownBy(() -> NodeSettings.load(nested))
+        .hasMessageContaining("softmig.cluster.obsrver")
+        .hasMessageContaining("did you mean softmig.cluster.observer?");
+
+    Path top = Files.writeString(dir.resolve("t.conf"), "sofmig.lease = 20ms\n");
+    assertThatThrownBy(() -> NodeSettings.load(top))
+        .hasMessageContaining("unknown key sofmig")
+        .hasMessageContaining("did you mean softmig?");
+
+    Path far = Files.writeString(dir.resolve("f.conf"), "softmig.colour = blue\n");
+    assertThatThrownBy(() -> NodeSettings.load(far))
+        .hasMessageContaining("unknown key softmig.colour")
+        .hasMessageNotContaining("did you mean");
+  }
+
+  @Test
+  void referenceConfHoldsEveryDefault() {
+    NodeSettings s = NodeSettings.defaults();
+    assertThat(s.socket()).isEqualTo(NodeSettings.DEFAULT_SOCKET);
+    assertThat(s.smPolicy()).isEqualTo("cap");
+    assertThat(s.leaseMillis()).isEqualTo(20);
+    assertThat(s.configDir()).isEqualTo(Path.of("/var/run/softmig"));
+    assertThat(s.adminGroup()).isEmpty();
+    assertThat(s.metricsPort()).isZero();
+    assertThat(s.clusterPort()).isNull();
+    assertThat(s.seeds()).isEmpty();
+    assertThat(s.simulate()).isNull();
+    assertThat(s.nodeName()).isNotBlank();
+    assertThat(s.clustered()).isFalse();
+  }
+
+  @Test
+  void layersAreReferenceThenFileThenFlags() throws Exception {
+    Path file =
+        Files.writeString(dir.resolve("l.conf"), "softmig { lease = 40ms, sm-policy = share }\n");
+    NodeSettings s =
+        NodeSettings.fromConfig(NodeConfig.load(file, Map.of("lease", 10L, "node-name", "x")));
+    assertThat(s.leaseMillis()).isEqualTo(10);
+    assertThat(s.smPolicy()).isEqualTo("share");
+    assertThat(s.nodeName()).isEqualTo("x");
+    assertThat(s.socket()).isEqualTo(NodeSettings.DEFAULT_SOCKET);
+  }
+
+  @Test
+  void aBadFlagIsNamedAsTheCommandLine() {
+    assertThatThrownBy(() -> NodeSettings.of(Map.of("lease", 0L)))
+        .hasMessageStartingWith("command line: softmig.lease = 0");
+  }
+
+  @Test
+  void nearestKeyNeedsASmallEditDistance() {
+    assertThat(NodeConfig.editDistance("kitten", "sitting")).isEqualTo(3);
+    assertThat(NodeConfig.nearest("softmig.leas", List.of("softmig.lease", "softmig.socket")))
+        .isEqualTo("softmig.lease");
+    assertThat(NodeConfig.nearest("softmig.xyz", List.of("softmig.lease"))).isNull();
   }
 }

@@ -80,12 +80,13 @@ final class ShimRig implements AutoCloseable {
 
   void startCoordinator() throws Exception {
     NodeSettings settings =
-        NodeSettings.defaults()
-            .withSocket(socket)
-            .withSimulate(SPEC)
-            .withNodeName("it")
-            .withClusterPort(0)
-            .withConfigDir(configDir);
+        NodeSettings.of(
+            Map.of(
+                "socket", socket,
+                "simulate", SPEC,
+                "node-name", "it",
+                "cluster-port", 0,
+                "config-dir", configDir));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(SPEC));
   }
 
