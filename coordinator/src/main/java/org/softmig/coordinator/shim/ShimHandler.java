@@ -41,7 +41,6 @@ import org.softmig.proto.v1.ServerFrame;
 public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> {
 
   private static final Logger log = LoggerFactory.getLogger(ShimHandler.class);
-  private static final int MAX_DEVICES = 64;
 
   private enum State {
     NEW,
@@ -63,6 +62,8 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   private final ConcurrentLinkedQueue<ServerFrame> outbox = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final Runnable drain = this::drainOutbox;
+  private boolean counted;
+  private io.netty.util.concurrent.ScheduledFuture<?> helloDeadline;
 
   public ShimHandler(ShimServices services) {
     this.services = services;
@@ -72,12 +73,37 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   public void channelActive(ChannelHandlerContext ctx) throws Exception {
     this.ctx = ctx;
     peer = services.peers().apply(ctx.channel());
+    ShimBounds bounds = services.bounds();
+    String refused = bounds.connections().open(peer.uid());
+    if (refused != null) {
+      fail(0, Error.Code.UNAVAILABLE, "connection refused: " + refused);
+    } else {
+      counted = true;
+      long ms = bounds.helloDeadline().toMillis();
+      helloDeadline =
+          ctx.executor()
+              .schedule(
+                  () -> {
+                    if (state == State.NEW) {
+                      fail(0, Error.Code.UNEXPECTED, "no request within " + ms + " ms");
+                    }
+                  },
+                  ms,
+                  java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
     super.channelActive(ctx);
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     closed = true;
+    if (counted) {
+      counted = false;
+      services.bounds().connections().close(peer.uid());
+    }
+    if (helloDeadline != null) {
+      helloDeadline.cancel(false);
+    }
     ActorRef<SessionActor.Command> s = session;
     if (s != null) {
       s.tell(SessionActor.Stop.INSTANCE);
@@ -89,7 +115,13 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   protected void channelRead0(ChannelHandlerContext ctx, ClientFrame frame) {
     switch (state) {
       case NEW -> onFirstFrame(frame);
-      case OPENING -> early.add(frame);
+      case OPENING -> {
+        if (early.size() >= services.bounds().maxEarlyFrames()) {
+          fail(0, Error.Code.UNAVAILABLE, "more than " + early.size() + " frames before Welcome");
+        } else {
+          early.add(frame);
+        }
+      }
       case SESSION -> onSessionFrame(frame);
       case CLI, CLOSING -> {
         // one request per CLI connection; the answer is on its way
@@ -110,10 +142,18 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ctx.close();
     } else if (cause instanceof DecoderException) {
       Throwable root = cause.getCause() != null ? cause.getCause() : cause;
-      log.debug("Malformed input from pid [{}]: {}", peer.pid(), root.getMessage());
       fail(0, Error.Code.MALFORMED, "malformed frame: " + root.getMessage());
     } else {
-      log.warn("Closing connection of pid [{}] after an error", peer.pid(), cause);
+      RateLimitedLog.Line line = services.bounds().refusal(peer.uid());
+      if (line != null) {
+        log.warn(
+            "Closing connection of uid [{}] pid [{}] after an error ([{}] more since the last"
+                + " line)",
+            peer.uid(),
+            peer.pid(),
+            line.suppressed(),
+            cause);
+      }
       fail(0, Error.Code.INTERNAL, "internal error: " + cause);
     }
   }
@@ -121,6 +161,9 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   // ------------------------------------------------------------------ first frame
 
   private void onFirstFrame(ClientFrame frame) {
+    if (helloDeadline != null) {
+      helloDeadline.cancel(false);
+    }
     switch (frame.getBodyCase()) {
       case HELLO -> onHello(frame.getHello());
       case STATUS, PLACE, RELEASE, REPORT -> onCliRequest(frame);
@@ -168,11 +211,7 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
               + " to " + max + ")");
       return;
     }
-    if (hello.getDevicesCount() > MAX_DEVICES) {
-      fail(0, Error.Code.INVALID_ARGUMENT, hello.getDevicesCount() + " devices is over " + MAX_DEVICES);
-      return;
-    }
-    String invalid = invalidDevices(hello);
+    String invalid = FrameChecks.hello(hello);
     if (invalid != null) {
       fail(0, Error.Code.INVALID_ARGUMENT, invalid);
       return;
@@ -197,33 +236,6 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                         }));
   }
 
-  /** Why the devices or holdings of a Hello cannot be used, or null. */
-  private static String invalidDevices(Hello hello) {
-    java.util.Set<String> uuids = new java.util.HashSet<>();
-    for (Device d : hello.getDevicesList()) {
-      if (d.getUuid().isEmpty()) {
-        return "a device has no UUID";
-      }
-      if (!uuids.add(d.getUuid())) {
-        return "device " + d.getUuid() + " is listed twice";
-      }
-    }
-    long[] sums = new long[hello.getDevicesCount()];
-    for (Holding h : hello.getHoldingsList()) {
-      if (h.getDeviceIndex() < 0 || h.getDeviceIndex() >= sums.length) {
-        return "holding for device index " + h.getDeviceIndex() + ", which is not in the Hello";
-      }
-      if (h.getBytes() < 0) {
-        return "holding of " + Long.toUnsignedString(h.getBytes()) + " bytes is too large";
-      }
-      sums[h.getDeviceIndex()] += h.getBytes();
-      if (sums[h.getDeviceIndex()] < 0) {
-        return "holdings on device index " + h.getDeviceIndex() + " overflow";
-      }
-    }
-    return null;
-  }
-
   private static ProcessClaim claim(RequestedLimits r) {
     return new ProcessClaim(
         r.getJobId(),
@@ -245,7 +257,7 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
             sessionId, identity.jobId(), peer.pid(), peer.uid(), identity.user(), identity.source());
     long[] holdings = new long[hello.getDevicesCount()];
     for (Holding h : hello.getHoldingsList()) {
-      holdings[h.getDeviceIndex()] += h.getBytes(); // checked in invalidDevices
+      holdings[h.getDeviceIndex()] += h.getBytes(); // checked in FrameChecks.hello
     }
     List<DeviceRequest> devices = new ArrayList<>();
     for (int i = 0; i < hello.getDevicesCount(); i++) {
@@ -301,6 +313,12 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   }
 
   private void onSessionFrame(ClientFrame frame) {
+    String invalid = FrameChecks.sessionFrame(frame);
+    if (invalid != null) {
+      refused(Error.Code.INVALID_ARGUMENT, invalid);
+      ctx.write(Frames.error(frame.getRequestId(), Error.Code.INVALID_ARGUMENT, invalid));
+      return;
+    }
     switch (frame.getBodyCase()) {
       case MEM_RESERVE -> {
         var r = frame.getMemReserve();
@@ -397,10 +415,34 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
     return deviceIndex >= 0 && deviceIndex < gpus.size() ? gpus.get(deviceIndex) : null;
   }
 
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+    // a peer that does not read its replies stops being read: its replies cannot pile up here
+    if (state == State.SESSION) {
+      ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+    }
+    super.channelWritabilityChanged(ctx);
+  }
+
+  /** Logs a refusal, at most one line per uid per interval. */
+  private void refused(Error.Code code, String message) {
+    RateLimitedLog.Line line = services.bounds().refusal(peer.uid());
+    if (line != null) {
+      log.warn(
+          "Refused uid [{}] pid [{}]: {} {} ([{}] more refusals of this uid since the last line)",
+          peer.uid(),
+          peer.pid(),
+          code,
+          message,
+          line.suppressed());
+    }
+  }
+
   private void fail(long requestId, Error.Code code, String message) {
     if (state == State.CLOSING) {
       return;
     }
+    refused(code, message);
     state = State.CLOSING;
     early.clear();
     ctx.writeAndFlush(Frames.error(requestId, code, message))

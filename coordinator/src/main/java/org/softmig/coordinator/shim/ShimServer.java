@@ -66,16 +66,7 @@ public final class ShimServer implements AutoCloseable {
       }
       Files.delete(socket);
     }
-    ShimServices withPeers =
-        new ShimServices(
-            services.guardian(),
-            services.resolver(),
-            services.blocking(),
-            services.cli(),
-            services.nodeName(),
-            services.leaseMicros(),
-            services.sessionIds(),
-            ShimServer::peerOf);
+    ShimServices withPeers = services.withPeers(ShimServer::peerOf);
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
     try {
       Channel server =

@@ -13,6 +13,7 @@ import org.softmig.gpu.actor.NodeGuardian;
  *
  * @param blocking where identity resolution (file reads) runs
  * @param peers reads a channel's peer credentials
+ * @param bounds what one peer may cost (connections, deadlines, log lines)
  */
 public record ShimServices(
     ActorRef<NodeGuardian.Command> guardian,
@@ -22,4 +23,27 @@ public record ShimServices(
     String nodeName,
     long leaseMicros,
     AtomicLong sessionIds,
-    Function<Channel, Peer> peers) {}
+    Function<Channel, Peer> peers,
+    ShimBounds bounds) {
+
+  /** With the default bounds. */
+  public ShimServices(
+      ActorRef<NodeGuardian.Command> guardian,
+      JobIdentityResolver resolver,
+      Executor blocking,
+      CliRequests cli,
+      String nodeName,
+      long leaseMicros,
+      AtomicLong sessionIds,
+      Function<Channel, Peer> peers) {
+    this(
+        guardian, resolver, blocking, cli, nodeName, leaseMicros, sessionIds, peers,
+        ShimBounds.defaults());
+  }
+
+  /** The same services with another way of reading peer credentials. */
+  public ShimServices withPeers(Function<Channel, Peer> peers) {
+    return new ShimServices(
+        guardian, resolver, blocking, cli, nodeName, leaseMicros, sessionIds, peers, bounds);
+  }
+}
