@@ -37,7 +37,8 @@ import org.softmig.gpu.domain.Reconciler;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
- * A running coordinator: the actor system (cluster provider; alone it joins itself), one GPU actor
+ * A running coordinator: the actor system (a cluster member when seeds or a cluster port are
+ * configured, else a local one that binds no TCP port), one GPU actor
  * per GPU of the inventory, the Unix socket server, the once-a-second reconciliation with NVML
  * ({@link ReconcileLoop}) and, with a metrics port, the Prometheus endpoint. {@link #close()}
  * stops all of it.
@@ -139,13 +140,16 @@ public final class Coordinator implements AutoCloseable {
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings),
             ClusterSettings.SYSTEM_NAME,
-            akkaConfig(clusterSettings));
+            settings.clustered() ? akkaConfig(clusterSettings) : standaloneAkkaConfig());
     ShimServer server = null;
     GpuSampler sampler = null;
     ReconcileLoop reconcile = null;
     MetricsServer metricsServer = null;
     try {
-      ClusterViews views = ClusterViews.start(system, clusterSettings);
+      ClusterViews views =
+          settings.clustered()
+              ? ClusterViews.start(system, clusterSettings)
+              : ClusterViews.standalone(system, clusterSettings);
       NodeGuardian.Gpus gpus =
           AskPattern.<NodeGuardian.Command, NodeGuardian.Gpus>ask(
                   system, NodeGuardian.GetGpus::new, Duration.ofSeconds(10), system.scheduler())
@@ -248,6 +252,14 @@ public final class Coordinator implements AutoCloseable {
   /** The cluster member's Akka settings over application.conf (and -D system properties). */
   static Config akkaConfig(ClusterSettings cluster) {
     return cluster.toAkkaConfig().withFallback(ConfigFactory.load());
+  }
+
+  /**
+   * A node that stands alone (no seeds, no cluster port): a local actor system, so that no TCP
+   * port is bound and several coordinators can run on one host.
+   */
+  static Config standaloneAkkaConfig() {
+    return ConfigFactory.parseString("akka.actor.provider = local").withFallback(ConfigFactory.load());
   }
 
   /** The cluster views of this node (membership, cluster status, job reports). */

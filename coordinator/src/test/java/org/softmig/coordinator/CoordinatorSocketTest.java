@@ -56,7 +56,6 @@ class CoordinatorSocketTest {
                 "socket", socket,
                 "simulate", "48G,48G",
                 "node-name", "test-node",
-                "cluster-port", 0,
                 "proc-root", dir.resolve("proc"),
                 "config-dir", dir.resolve("conf")));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec("48G,48G"));

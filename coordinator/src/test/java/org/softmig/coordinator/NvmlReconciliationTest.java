@@ -67,7 +67,6 @@ class NvmlReconciliationTest {
             Map.of(
                 "socket", dir.resolve("s.sock"),
                 "node-name", "nvml-node",
-                "cluster-port", 0,
                 "proc-root", dir.resolve("proc"),
                 "config-dir", dir.resolve("conf"),
                 "metrics-port", freePort(),

@@ -51,7 +51,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
   @Option(names = "--metrics-port", description = "Prometheus port; 0 = off")
   Integer metricsPort;
 
-  @Option(names = "--cluster-port", description = "Akka cluster port (default 25520)")
+  @Option(
+      names = "--cluster-port",
+      description =
+          "Akka cluster port, 0 = any free one; without it and without --seed the node stands"
+              + " alone and binds no TCP port (with seeds the default is 25520)")
   Integer clusterPort;
 
   @Option(names = "--seed", paramLabel = "HOST:PORT", description = "cluster seed node")

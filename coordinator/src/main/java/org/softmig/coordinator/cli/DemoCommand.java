@@ -49,7 +49,6 @@ public final class DemoCommand implements Callable<Integer> {
                 "socket", socket,
                 "simulate", SPEC,
                 "node-name", "demo",
-                "cluster-port", 0,
                 "config-dir", dir.resolve("conf")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec(SPEC);
     GpuInfo gpu = gpus.gpus().get(0);

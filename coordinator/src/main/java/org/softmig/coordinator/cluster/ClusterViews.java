@@ -42,16 +42,36 @@ public final class ClusterViews {
   private final ClusterSettings settings;
   private final ActorRef<NodePublisher.Command> publisher;
   private final ActorRef<ClusterStatusService.Command> statusService;
+  /** Standalone only (no cluster): this node's last status and its jobs' parts. */
+  private final StandaloneViews standalone;
 
   private ClusterViews(
       ActorSystem<?> system,
       ClusterSettings settings,
       ActorRef<NodePublisher.Command> publisher,
-      ActorRef<ClusterStatusService.Command> statusService) {
+      ActorRef<ClusterStatusService.Command> statusService,
+      StandaloneViews standalone) {
     this.system = system;
     this.settings = settings;
     this.publisher = publisher;
     this.statusService = statusService;
+    this.standalone = standalone;
+  }
+
+  /**
+   * The views of a node that stands alone (no seeds, no cluster port): no cluster membership, no
+   * TCP port; {@code status --cluster} and job reports answer from this node's own state. The
+   * actor system may be a local one.
+   */
+  public static ClusterViews standalone(ActorSystem<?> system, ClusterSettings settings) {
+    Objects.requireNonNull(settings, "settings");
+    log.info("Node [{}] stands alone: no cluster configured, no TCP port", settings.nodeName());
+    return new ClusterViews(system, settings, null, null, new StandaloneViews(settings));
+  }
+
+  /** Whether this node is a cluster member (else it stands alone). */
+  public boolean clustered() {
+    return standalone == null;
   }
 
   /**
@@ -91,7 +111,7 @@ public final class ClusterViews {
     ActorRef<ClusterStatusService.Command> statusService =
         system.systemActorOf(
             ClusterStatusService.create(settings), "softmig-cluster-status", Props.empty());
-    return new ClusterViews(system, settings, publisher, statusService);
+    return new ClusterViews(system, settings, publisher, statusService, null);
   }
 
   public ClusterSettings settings() {
@@ -119,6 +139,10 @@ public final class ClusterViews {
             .setNode(settings.nodeName())
             .setObserver(settings.observer() || status.getObserver())
             .build();
+    if (standalone != null) {
+      standalone.publishNode(own);
+      return;
+    }
     publisher.tell(new NodePublisher.Publish(own));
   }
 
@@ -134,6 +158,10 @@ public final class ClusterViews {
       throw new IllegalArgumentException("job report has no job id");
     }
     JobReport own = part.getNode().isEmpty() ? part.toBuilder().setNode(settings.nodeName()).build() : part;
+    if (standalone != null) {
+      standalone.publishJob(own, ended, System.currentTimeMillis());
+      return;
+    }
     ClusterSharding.get(system)
         .entityRefFor(JobView.TypeKey, part.getJobId())
         .tell(new JobView.Update(own, ended));
@@ -145,6 +173,9 @@ public final class ClusterViews {
    * {@code reachable=false}, their last known state, and the reason as their health.
    */
   public CompletionStage<StatusReply> clusterStatus(Duration timeout) {
+    if (standalone != null) {
+      return CompletableFuture.completedFuture(standalone.status());
+    }
     return AskPattern.ask(
         statusService,
         (ActorRef<StatusReply> replyTo) -> new ClusterStatusService.GetStatus(timeout, replyTo),
@@ -160,6 +191,12 @@ public final class ClusterViews {
     Objects.requireNonNull(jobId, "jobId");
     if (jobId.isEmpty()) {
       return CompletableFuture.failedFuture(new IllegalArgumentException("job id is empty"));
+    }
+    if (standalone != null) {
+      return CompletableFuture.completedFuture(
+          ReportReply.newBuilder()
+              .addAllReports(standalone.report(jobId, System.currentTimeMillis()))
+              .build());
     }
     return ClusterSharding.get(system)
         .entityRefFor(JobView.TypeKey, jobId)
@@ -179,22 +216,36 @@ public final class ClusterViews {
 
   /** The members as membership sees them now, ordered by node name. */
   public List<ClusterMember> members() {
+    if (standalone != null) {
+      return List.of();
+    }
     return ClusterMember.of(Cluster.get(system).state());
   }
 
   /** This node as membership sees it now. */
   public ClusterMember self() {
+    requireCluster();
     return ClusterMember.of(Cluster.get(system).selfMember(), true);
   }
 
   /** This node's cluster address, {@code akka://softmig@host:port}; the port is the bound one. */
   public String selfAddress() {
+    requireCluster();
     return Cluster.get(system).selfMember().address().toString();
   }
 
   /** Leaves the cluster gracefully; the actor system stops once the node is removed. */
   public void leave() {
+    if (standalone != null) {
+      return;
+    }
     Cluster cluster = Cluster.get(system);
     cluster.manager().tell(akka.cluster.typed.Leave.create(cluster.selfMember().address()));
+  }
+
+  private void requireCluster() {
+    if (standalone != null) {
+      throw new IllegalStateException("node [" + settings.nodeName() + "] stands alone");
+    }
   }
 }

@@ -52,7 +52,6 @@ public final class MemoryRoundTripBench {
                 "socket", socket,
                 "simulate", "48G,48G",
                 "node-name", "bench",
-                "cluster-port", 0,
                 "proc-root", dir.resolve("proc"),
                 "config-dir", dir.resolve("conf")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec("48G,48G");

@@ -85,7 +85,6 @@ final class ShimRig implements AutoCloseable {
                 "socket", socket,
                 "simulate", SPEC,
                 "node-name", "it",
-                "cluster-port", 0,
                 "config-dir", configDir));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(SPEC));
   }
@@ -113,8 +112,6 @@ final class ShimRig implements AutoCloseable {
             SPEC,
             "--node-name",
             "it",
-            "--cluster-port",
-            "0",
             "--config-dir",
             configDir.toString());
     pb.redirectErrorStream(true);
