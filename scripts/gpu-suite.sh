@@ -2,17 +2,19 @@
 #
 # gpu-suite.sh: softmig's GPU tests and benchmarks on a real GPU node.
 #
-#   scripts/gpu-suite.sh --out DIR [--bundle FILE] [--only PART,...] [--quick]
-#                        [--seconds N] [--work DIR] [--budget SECONDS] [--fake]
+#   scripts/gpu-suite.sh --out DIR [--bundle FILE] [--only AREA[:KEY+KEY],...] [--quick]
+#                        [--reps N] [--seconds N] [--work DIR] [--budget SECONDS] [--fake]
+#                        [--dry-run]
 #
 # Builds the shim (CMake) and the test programs (nvcc, gcc) on this machine,
-# starts the coordinator on the real GPU (NVML) for each phase, runs the memory,
-# compute and nvml parts, and writes DIR/results.json, DIR/summary.md,
-# DIR/suite.log, DIR/coordinator.log and DIR/shim.log.  A node without Java or protobuf-c uses
-# the bundle made by scripts/make-gpu-bundle.sh.  Every step runs under
-# `timeout`; the whole run stops by --budget seconds (default 510).  Exits 0
-# once results are written, 1 when the setup itself failed (the reason is in
-# DIR/results.json and DIR/suite.log).
+# starts the coordinator on the real GPU (NVML) for each phase, runs the areas of
+# scripts/gpusuite (memory, compute, nvml, multigpu, mps), and writes DIR/results.json,
+# DIR/summary.txt, DIR/summary.md, DIR/suite.log, DIR/coordinator.log and DIR/shim.log.
+# A node without Java or protobuf-c uses the bundle made by scripts/make-gpu-bundle.sh.
+# Every step runs under `timeout`; no step starts near --budget seconds (default 540).
+# Exits 0 once results are written, 1 when the setup itself failed (the reason is in
+# DIR/results.json and DIR/suite.log), 2 for a bad argument.  --dry-run lists the steps
+# and stops (no build, no GPU).
 #
 # --fake is a dry run for machines without a GPU: programs run on the fake CUDA
 # driver (native-shim/build/fake-cuda/libcuda.so.1) and the coordinator on
@@ -31,13 +33,15 @@ OUT=""
 BUNDLE="$ROOT/.gpu-bundle/softmig-gpu-bundle.tar.xz"
 ONLY=""
 QUICK=""
+REPS=1
 SECONDS_PER_RUN=""
 WORK="${TMPDIR:-/tmp}/softmig-gpu-suite"
-BUDGET=510
+BUDGET=540
 FAKE=""
+DRY_RUN=""
 
 usage() {
-	sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -47,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--bundle) BUNDLE="${2:?--bundle needs a file}"; shift 2 ;;
 	--only) ONLY="${2:?--only needs a list}"; shift 2 ;;
 	--quick) QUICK=1; shift ;;
+	--reps) REPS="${2:?--reps needs a number}"; shift 2 ;;
+	--dry-run) DRY_RUN=1; shift ;;
 	--seconds) SECONDS_PER_RUN="${2:?--seconds needs a number}"; shift 2 ;;
 	--work) WORK="${2:?--work needs a directory}"; shift 2 ;;
 	--budget) BUDGET="${2:?--budget needs seconds}"; shift 2 ;;
@@ -55,10 +61,24 @@ while [ $# -gt 0 ]; do
 	*) echo "gpu-suite.sh: unknown argument '$1'" >&2; usage ;;
 	esac
 done
-[ -n "$OUT" ] || usage
 case ",$ONLY," in
-*[!a-z,]*) echo "gpu-suite.sh: --only takes a comma list of memory,compute,nvml" >&2; exit 2 ;;
+*[!a-z0-9_:+,]*) echo "gpu-suite.sh: --only takes a comma list of AREA or AREA:KEY+KEY" >&2; exit 2 ;;
 esac
+case "$REPS" in
+'' | *[!0-9]* | 0) echo "gpu-suite.sh: --reps takes a number >= 1" >&2; exit 2 ;;
+esac
+
+# the runner: the package scripts/gpusuite
+RUNNER=(env "PYTHONPATH=$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" python3 -m gpusuite)
+if [ -n "$DRY_RUN" ]; then
+	args=(--dry-run --budget "$BUDGET" --reps "$REPS")
+	[ -n "$ONLY" ] && args+=(--only "$ONLY")
+	[ -n "$QUICK" ] && args+=(--quick)
+	[ -n "$SECONDS_PER_RUN" ] && args+=(--seconds "$SECONDS_PER_RUN")
+	"${RUNNER[@]}" "${args[@]}"
+	exit $?
+fi
+[ -n "$OUT" ] || usage
 
 START=$(date +%s)
 DEADLINE=$((START + BUDGET))
@@ -242,7 +262,7 @@ runner_args=(--out "$OUT" --work "$WORK" --bin-dir "$BIN" --py-dir "$ROOT/bench/
 	--shim "$BUILD/libsoftmig.so" --java "$JAVA" --jar "$JAR"
 	--deadline "$((DEADLINE - 20))" --unmanaged-flag "$UNMANAGED_POLICY_FLAG"
 	--unmanaged-config "$UNMANAGED_POLICY_CONFIG"
-	--command "$COMMAND")
+	--command "$COMMAND" --reps "$REPS")
 [ -n "$ONLY" ] && runner_args+=(--only "$ONLY")
 [ -n "$QUICK" ] && runner_args+=(--quick)
 [ -n "$SECONDS_PER_RUN" ] && runner_args+=(--seconds "$SECONDS_PER_RUN")
@@ -251,8 +271,7 @@ runner_args=(--out "$OUT" --work "$WORK" --bin-dir "$BIN" --py-dir "$ROOT/bench/
 runner_limit=$(($(left) - 5))
 [ "$runner_limit" -gt 30 ] || setup_failed "no time left for the tests after the build"
 log "running the parts (limit ${runner_limit}s)"
-timeout --signal=TERM --kill-after=15 "$runner_limit" \
-	python3 "$ROOT/scripts/gpu_suite.py" "${runner_args[@]}"
+timeout --signal=TERM --kill-after=15 "$runner_limit" "${RUNNER[@]}" "${runner_args[@]}"
 rc=$?
 [ "$rc" -eq 0 ] || log "the runner exited $rc (results so far are in $OUT/results.json)"
 if [ -f "$OUT/results.json" ]; then

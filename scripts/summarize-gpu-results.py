@@ -4,7 +4,8 @@
 Usage: scripts/summarize-gpu-results.py results.json [--all]
 
 Prints the machine, the run's date and options, then one table per part (memory, compute,
-nvml, suite) with each check's value, target and result. --all also lists the raw runs' keys.
+nvml, multigpu, mps, suite) with each check's value, target and result (with --reps, the
+median, and the spread in the note). --all also lists the raw runs' keys.
 """
 import json
 import sys
@@ -13,6 +14,8 @@ PART_TITLES = {
     "memory": "Memory limits (issue 3)",
     "compute": "Compute shares (issue 4)",
     "nvml": "NVML, placement and unmanaged processes (issue 5)",
+    "multigpu": "Multi-GPU nodes (issue 14)",
+    "mps": "MPS (issue 15)",
     "suite": "Suite",
 }
 
@@ -71,8 +74,13 @@ def main(argv):
             if c.get("part") != part:
                 continue
             result = {True: "pass", False: "**FAIL**", None: "info"}.get(c.get("pass"), "?")
+            note = c.get("note") or ""
+            reps = c.get("reps") or {}
+            if reps.get("values"):
+                spread = f", spread {fmt(reps['spread'])}" if reps.get("spread") is not None else ""
+                note = f"median of {len(reps['values'])}{spread}" + (f"; {note}" if note else "")
             print(f"| {fmt(c.get('name'))} | {fmt(c.get('value'))} | {fmt(c.get('target'))} | "
-                  f"{fmt(c.get('unit'))} | {result} | {fmt(c.get('note') or '')} |")
+                  f"{fmt(c.get('unit'))} | {result} | {fmt(note)} |")
         print()
     if "--all" in argv:
         print("Raw runs: " + ", ".join(sorted(doc.get("runs", {}))))
