@@ -249,6 +249,63 @@ class CoordinatorSocketTest {
     assertThat(cli("report", "rep-1")).contains("rep-1");
   }
 
+  /** Runs the CLI against this coordinator; returns the exit code and stdout, stderr. */
+  static String[] cliExit(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    String[] all = java.util.Arrays.copyOf(args, args.length + 2);
+    all[args.length] = "--socket";
+    all[args.length + 1] = socket.toString();
+    int code =
+        SoftmigCommand.commandLine(new PrintWriter(out), new PrintWriter(err)).execute(all);
+    return new String[] {Integer.toString(code), out.toString(), err.toString()};
+  }
+
+  @Test
+  void anUnknownJobsReportExitsOneWithAndWithoutJson() {
+    String[] plain = cliExit("report", "no-such-job");
+    String[] json = cliExit("report", "no-such-job", "--json");
+    assertThat(plain[0]).isEqualTo("1");
+    assertThat(json[0]).isEqualTo("1");
+    assertThat(json[1]).isEmpty();
+    assertThat(json[2].strip()).doesNotContain("\n").contains("no-such-job");
+  }
+
+  @Test
+  void aRePlaceWithoutAUserKeepsTheJobsUser() throws Exception {
+    String uuid = cli("place", "--job", "keep-1", "--mem", "2G", "--sm", "10", "--user", "alice");
+    int index = uuid.strip().equals(GPU0) ? 0 : 1;
+    assertThat(jobOnGpu(index, "keep-1").getUser()).isEqualTo("alice");
+    cli("place", "--job", "keep-1", "--mem", "2G", "--sm", "10");
+    assertThat(jobOnGpu(index, "keep-1").getUser()).isEqualTo("alice");
+    cli("place", "--job", "keep-1", "--mem", "2G", "--sm", "10", "--user", "bob");
+    assertThat(jobOnGpu(index, "keep-1").getUser()).isEqualTo("bob");
+
+    // status --user shows only that user's jobs
+    JsonNode bobs = new ObjectMapper().readTree(cli("status", "--user", "bob", "--json"));
+    JsonNode gpus = bobs.get("nodes").get(0).get("gpus");
+    assertThat(gpus).hasSize(1);
+    assertThat(gpus.get(0).get("jobs")).hasSize(1);
+    assertThat(gpus.get(0).get("jobs").get(0).get("job_id").asText()).isEqualTo("keep-1");
+    assertThat(cli("status", "--user", "nobody-here")).contains("(no jobs of nobody-here)");
+    assertThat(cliExit("status", "--mine", "--user", "bob")[0]).isEqualTo("2");
+    cli("release", "--job", "keep-1");
+  }
+
+  @Test
+  void statusMarksTheCallersJobs() throws Exception {
+    String me = System.getProperty("user.name");
+    cli("place", "--job", "mine-1", "--mem", "1G", "--sm", "5", "--user", me);
+    cli("place", "--job", "theirs-1", "--mem", "1G", "--sm", "5", "--user", "someone-else");
+    String table = cli("status");
+    assertThat(table.lines().filter(l -> l.contains("mine-1*"))).allMatch(l -> l.startsWith("  > "));
+    assertThat(table.lines().filter(l -> l.contains("theirs-1*"))).allMatch(l -> l.startsWith("    "));
+    String mine = cli("status", "--mine");
+    assertThat(mine).contains("mine-1").doesNotContain("theirs-1");
+    cli("release", "--job", "mine-1");
+    cli("release", "--job", "theirs-1");
+  }
+
   @Test
   void leasesMoveBetweenJobsOverTheSocket() throws Exception {
     try (TestShim a = TestShim.connect(socket, "lease-a", 0, GPU0);

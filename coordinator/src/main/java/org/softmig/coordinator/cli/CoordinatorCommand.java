@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(
+    mixinStandardHelpOptions = true,
     name = "coordinator",
     description = "Run the node's coordinator service (flags beat the --config file).")
 public final class CoordinatorCommand implements Callable<Integer> {
@@ -88,7 +89,12 @@ public final class CoordinatorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     NodeSettings settings = settings();
     ClusterOptions cluster = clusterOptions();
-    GpuInventory inventory = cluster.observer() ? NO_GPUS : inventory(settings);
+    GpuInventory inventory;
+    try {
+      inventory = cluster.observer() ? NO_GPUS : inventory(settings);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--simulate: " + e.getMessage());
+    }
     try (Coordinator coordinator = Coordinator.start(settings, cluster, inventory)) {
       // SIGTERM (systemd stop): remove the socket and leave the cluster cleanly
       Runtime.getRuntime().addShutdownHook(new Thread(coordinator::close, "softmig-shutdown"));
@@ -169,7 +175,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
     try {
       return GpuInventories.open(
           settings.simulate(), settings.requireGpus(), SimulatedGpus::fromSpec);
-    } catch (IllegalStateException | IllegalArgumentException e) {
+    } catch (IllegalStateException e) {
       throw new CliFailure(e.getMessage());
     }
   }

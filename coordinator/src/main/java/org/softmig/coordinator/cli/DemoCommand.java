@@ -30,7 +30,10 @@ import picocli.CommandLine.Command;
  * 12 GiB limit that allocates until it is refused, then two jobs capped at 50 % and 20 % running
  * kernels under the shim on the same GPU with their shares shown live, then everything stops.
  */
-@Command(name = "demo", description = "Run a coordinator on simulated GPUs and show what it does.")
+@Command(
+    mixinStandardHelpOptions = true,
+    name = "demo",
+    description = "Run a coordinator on simulated GPUs and show what it does.")
 public final class DemoCommand implements Callable<Integer> {
 
   static final String SPEC = "48G,48G";

@@ -10,7 +10,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "release", description = "End a job's placement.")
+@Command(
+    mixinStandardHelpOptions = true,
+    name = "release",
+    description = "End a job's placement.")
 public final class ReleaseCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -14,7 +14,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "report", description = "A job's usage: memory peak, compute share, refusals.")
+@Command(
+    mixinStandardHelpOptions = true,
+    name = "report",
+    description = "A job's usage: memory peak, compute share, refusals.")
 public final class ReportCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -38,12 +41,12 @@ public final class ReportCommand implements Callable<Integer> {
                 .setReport(ReportRequest.newBuilder().setJobId(job))
                 .build());
     var out = spec.commandLine().getOut();
+    if (reply.getReport().getReportsCount() == 0) {
+      throw new CliFailure("no report for job " + job);
+    }
     if (json) {
       out.println(StatusPrinter.reportJson(reply.getReport()));
       return 0;
-    }
-    if (reply.getReport().getReportsCount() == 0) {
-      throw new CliFailure("no report for job " + job);
     }
     for (JobReport r : reply.getReport().getReportsList()) {
       out.printf(

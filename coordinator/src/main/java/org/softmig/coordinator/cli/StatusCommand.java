@@ -5,12 +5,16 @@ import java.util.concurrent.Callable;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.proto.v1.ClientFrame;
 import org.softmig.proto.v1.ServerFrame;
+import org.softmig.proto.v1.StatusReply;
 import org.softmig.proto.v1.StatusRequest;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "status", description = "Show GPUs, jobs, memory and compute shares.")
+@Command(
+    mixinStandardHelpOptions = true,
+    name = "status",
+    description = "Show GPUs, jobs, memory and compute shares.")
 public final class StatusCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -24,6 +28,18 @@ public final class StatusCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print JSON")
   boolean json;
 
+  @CommandLine.ArgGroup(exclusive = true)
+  Whose whose;
+
+  /** Whose jobs to show; all by default, the caller's marked with '>'. */
+  static final class Whose {
+    @Option(names = "--mine", description = "only my jobs")
+    boolean mine;
+
+    @Option(names = "--user", paramLabel = "NAME", description = "only this user's jobs")
+    String user;
+  }
+
   @Override
   public Integer call() throws Exception {
     ServerFrame reply =
@@ -36,9 +52,15 @@ public final class StatusCommand implements Callable<Integer> {
     if (!reply.hasStatus()) {
       throw new CliFailure("unexpected reply: " + reply.getBodyCase());
     }
+    String me = System.getProperty("user.name", "");
+    StatusReply status = reply.getStatus();
+    String only = whose == null ? null : whose.mine ? me : whose.user;
+    if (only != null) {
+      status = StatusPrinter.onlyUser(status, only);
+    }
     spec.commandLine()
         .getOut()
-        .print(json ? StatusPrinter.json(reply.getStatus()) + "\n" : StatusPrinter.table(reply.getStatus()));
+        .print(json ? StatusPrinter.json(status) + "\n" : StatusPrinter.table(status, me, only));
     spec.commandLine().getOut().flush();
     return 0;
   }

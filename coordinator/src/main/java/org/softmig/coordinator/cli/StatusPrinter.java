@@ -119,7 +119,38 @@ public final class StatusPrinter {
     }
   }
 
+  /**
+   * The status with only {@code user}'s jobs and unmanaged processes; GPUs where the user has
+   * none are left out.
+   */
+  public static StatusReply onlyUser(StatusReply reply, String user) {
+    StatusReply.Builder out = StatusReply.newBuilder();
+    for (NodeStatus n : reply.getNodesList()) {
+      NodeStatus.Builder node = n.toBuilder().clearGpus().clearUnmanagedProcesses();
+      for (GpuStatus g : n.getGpusList()) {
+        GpuStatus.Builder gpu = g.toBuilder().clearJobs();
+        g.getJobsList().stream().filter(j -> j.getUser().equals(user)).forEach(gpu::addJobs);
+        if (gpu.getJobsCount() > 0) {
+          node.addGpus(gpu);
+        }
+      }
+      n.getUnmanagedProcessesList().stream()
+          .filter(u -> u.getUser().equals(user))
+          .forEach(node::addUnmanagedProcesses);
+      out.addNodes(node);
+    }
+    return out.build();
+  }
+
   public static String table(StatusReply reply) {
+    return table(reply, "", null);
+  }
+
+  /**
+   * The table for people; rows of {@code me}'s jobs start with '>'. {@code only}: the user the
+   * reply was narrowed to, or null.
+   */
+  public static String table(StatusReply reply, String me, String only) {
     StringBuilder b = new StringBuilder();
     for (NodeStatus n : reply.getNodesList()) {
       b.append("node ").append(n.getNode());
@@ -133,6 +164,9 @@ public final class StatusPrinter {
         b.append("  observer");
       }
       b.append('\n');
+      if (only != null && n.getGpusCount() == 0 && n.getUnmanagedProcessesCount() == 0) {
+        b.append("  (no jobs of ").append(only).append(")\n");
+      }
       for (GpuStatus g : n.getGpusList()) {
         b.append(
             String.format(
@@ -156,7 +190,8 @@ public final class StatusPrinter {
           b.append(
               String.format(
                   Locale.ROOT,
-                  "    %-14s %-10s %12s %12s %6.1f%% %6.1f%%  %s%n",
+                  "  %s %-14s %-10s %12s %12s %6.1f%% %6.1f%%  %s%n",
+                  !me.isEmpty() && j.getUser().equals(me) ? ">" : " ",
                   j.getJobId() + (j.getPlaced() ? "*" : ""),
                   j.getUser(),
                   Sizes.format(j.getMemoryUsedBytes()),

@@ -53,6 +53,21 @@ public final class Sizes {
     return bytes.longValueExact();
   }
 
+  /**
+   * Parses a size given on a command line, where a bare number is more likely a slip than bytes:
+   * it needs a unit ({@code 12G}, {@code 512M}), or {@code B} where bytes are meant.
+   *
+   * @throws IllegalArgumentException naming the value, and saying so when it has no unit
+   */
+  public static long parseWithUnit(String text) {
+    String t = text == null ? "" : strip(text);
+    if (!t.isEmpty() && Character.isDigit(t.charAt(t.length() - 1))) {
+      throw new IllegalArgumentException(
+          "'" + text + "' has no unit: write " + t + "G or " + t + "M, or " + t + "B for bytes");
+    }
+    return parse(text);
+  }
+
   /** Drops the blanks of the shared grammar (space, tab, CR) from both ends. */
   public static String strip(String text) {
     int start = 0;

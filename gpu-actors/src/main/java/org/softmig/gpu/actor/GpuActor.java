@@ -612,7 +612,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   private Behavior<Command> onPlace(Place place) {
     JobEntry job = job(place.jobId());
-    job.user = place.user();
+    if (!place.user().isEmpty()) {
+      job.user = place.user(); // a re-place that names no user keeps the job's user
+    }
     job.placed = true;
     job.memoryLimitBytes = place.memoryBytes();
     job.smLimitPercent = place.smPercent();
