@@ -6,6 +6,7 @@
 #include "fake.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct CUctx_st {
   CUdevice device;
   unsigned int flags;
   bool primary;
+  uint64_t charged; /* device memory this context holds (fake_context_bytes when created) */
 };
 
 struct CUfunc_st {
@@ -37,6 +39,8 @@ struct CUmod_st {
   uint32_t magic;
   bool in_library; /* freed with its library, never by cuModuleUnload */
   struct CUfunc_st *functions;
+  CUdevice device;
+  uint64_t charged; /* the device memory of its globals */
 };
 
 struct CUlib_st {
@@ -56,6 +60,22 @@ static void init_primary_contexts(void) {
     primary_contexts[i].device = i;
     primary_contexts[i].primary = true;
   }
+}
+
+static uint64_t context_bytes;
+static pthread_once_t context_bytes_once = PTHREAD_ONCE_INIT;
+
+static void load_context_bytes(void) {
+  const char *v = getenv("SOFTMIG_FAKE_CONTEXT_BYTES");
+  if (v != NULL && *v != '\0' && fake_parse_size(v, strlen(v), &context_bytes) != 0) {
+    fprintf(stderr, "fake CUDA: SOFTMIG_FAKE_CONTEXT_BYTES=%s is not a size; using 0\n", v);
+    context_bytes = 0;
+  }
+}
+
+uint64_t fake_context_bytes(void) {
+  pthread_once(&context_bytes_once, load_context_bytes);
+  return context_bytes;
 }
 
 static __thread CUcontext context_stack[CONTEXT_STACK_MAX];
@@ -121,8 +141,15 @@ static CUresult create_context(CUcontext *pctx, unsigned int flags, CUdevice dev
   ctx->magic = CONTEXT_MAGIC;
   ctx->device = dev;
   ctx->flags = flags;
+  ctx->charged = fake_context_bytes();
+  rc = fake_charge(dev, ctx->charged);
+  if (rc != CUDA_SUCCESS) {
+    free(ctx);
+    return rc;
+  }
   rc = push_context(ctx);
   if (rc != CUDA_SUCCESS) {
+    fake_uncharge(dev, ctx->charged);
     free(ctx);
     return rc;
   }
@@ -156,6 +183,7 @@ CUresult cuCtxDestroy_v2(CUcontext ctx) {
     return CUDA_ERROR_INVALID_CONTEXT;
   }
   forget_context(ctx);
+  fake_uncharge(ctx->device, ctx->charged);
   ctx->magic = 0;
   free(ctx);
   return CUDA_SUCCESS;
@@ -365,6 +393,15 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev) {
   }
   pthread_once(&primary_once, init_primary_contexts);
   pthread_mutex_lock(&primary_lock);
+  if (primary_refcounts[dev] == 0) {
+    /* the primary context comes to life: its memory is taken now */
+    rc = fake_charge(dev, fake_context_bytes());
+    if (rc != CUDA_SUCCESS) {
+      pthread_mutex_unlock(&primary_lock);
+      return rc;
+    }
+    primary_contexts[dev].charged = fake_context_bytes();
+  }
   primary_refcounts[dev]++;
   pthread_mutex_unlock(&primary_lock);
   *pctx = &primary_contexts[dev];
@@ -379,8 +416,9 @@ CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   pthread_mutex_lock(&primary_lock);
   if (primary_refcounts[dev] == 0) {
     rc = CUDA_ERROR_INVALID_CONTEXT;
-  } else {
-    primary_refcounts[dev]--;
+  } else if (--primary_refcounts[dev] == 0) {
+    fake_uncharge(dev, primary_contexts[dev].charged);
+    primary_contexts[dev].charged = 0;
   }
   pthread_mutex_unlock(&primary_lock);
   return rc;
@@ -396,6 +434,10 @@ CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev) {
     return rc;
   }
   pthread_mutex_lock(&primary_lock);
+  if (primary_refcounts[dev] > 0) {
+    fake_uncharge(dev, primary_contexts[dev].charged);
+    primary_contexts[dev].charged = 0;
+  }
   primary_refcounts[dev] = 0;
   pthread_mutex_unlock(&primary_lock);
   return CUDA_SUCCESS;
@@ -461,7 +503,52 @@ static void free_functions(struct CUfunc_st *list) {
   }
 }
 
-static CUresult load_module(CUmodule *module, const void *image) {
+/* The globals of an image (PTX text, NUL-terminated) or of the file it names. */
+static uint64_t image_globals(const void *image, bool is_file) {
+  if (!is_file) {
+    const char *text = image;
+    return fake_ptx_global_bytes(text, strnlen(text, 64u << 20));
+  }
+  FILE *f = fopen((const char *)image, "rb");
+  if (f == NULL) {
+    return 0;
+  }
+  size_t cap = 1u << 20, len = 0;
+  char *buf = malloc(cap);
+  while (buf != NULL) {
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0 || len < cap || cap >= (64u << 20)) {
+      break;
+    }
+    char *bigger = realloc(buf, cap * 2);
+    if (bigger == NULL) {
+      break;
+    }
+    buf = bigger;
+    cap *= 2;
+  }
+  fclose(f);
+  uint64_t bytes = buf != NULL ? fake_ptx_global_bytes(buf, len) : 0;
+  free(buf);
+  return bytes;
+}
+
+/* Charges an image's globals to the current context's device (none without a context). */
+static CUresult charge_globals(const void *image, bool is_file, CUdevice *dev, uint64_t *charged) {
+  *charged = 0;
+  if (fake_current_device(dev) != CUDA_SUCCESS) {
+    return CUDA_SUCCESS;
+  }
+  uint64_t bytes = image_globals(image, is_file);
+  CUresult rc = fake_charge(*dev, bytes);
+  if (rc == CUDA_SUCCESS) {
+    *charged = bytes;
+  }
+  return rc;
+}
+
+static CUresult load_module(CUmodule *module, const void *image, bool is_file) {
   if (module == NULL || image == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -474,17 +561,22 @@ static CUresult load_module(CUmodule *module, const void *image) {
   if (mod == NULL) {
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
+  rc = charge_globals(image, is_file, &mod->device, &mod->charged);
+  if (rc != CUDA_SUCCESS) {
+    free(mod);
+    return rc;
+  }
   mod->magic = MODULE_MAGIC;
   *module = mod;
   return CUDA_SUCCESS;
 }
 
 CUresult cuModuleLoad(CUmodule *module, const char *fname) {
-  return load_module(module, fname);
+  return load_module(module, fname, true);
 }
 
 CUresult cuModuleLoadData(CUmodule *module, const void *image) {
-  return load_module(module, image);
+  return load_module(module, image, false);
 }
 
 CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions,
@@ -492,11 +584,11 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int nu
   (void)numOptions;
   (void)options;
   (void)optionValues;
-  return load_module(module, image);
+  return load_module(module, image, false);
 }
 
 CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin) {
-  return load_module(module, fatCubin);
+  return load_module(module, fatCubin, false);
 }
 
 CUresult cuModuleUnload(CUmodule hmod) {
@@ -504,6 +596,7 @@ CUresult cuModuleUnload(CUmodule hmod) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   free_functions(hmod->functions);
+  fake_uncharge(hmod->device, hmod->charged);
   hmod->magic = 0;
   free(hmod);
   return CUDA_SUCCESS;
@@ -546,7 +639,7 @@ CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config) {
   return fake_function_valid(hfunc) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
-static CUresult load_library(CUlibrary *library, const void *code) {
+static CUresult load_library(CUlibrary *library, const void *code, bool is_file) {
   if (library == NULL || code == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -556,6 +649,11 @@ static CUresult load_library(CUlibrary *library, const void *code) {
   CUlibrary lib = calloc(1, sizeof(*lib));
   if (lib == NULL) {
     return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  CUresult rc = charge_globals(code, is_file, &lib->module.device, &lib->module.charged);
+  if (rc != CUDA_SUCCESS) {
+    free(lib);
+    return rc;
   }
   lib->magic = LIBRARY_MAGIC;
   lib->module.magic = MODULE_MAGIC;
@@ -574,15 +672,16 @@ CUresult cuLibraryLoadData(CUlibrary *library, const void *code, CUjit_option *j
   (void)libraryOptions;
   (void)libraryOptionValues;
   (void)numLibraryOptions;
-  return load_library(library, code);
+  return load_library(library, code, false);
 }
 
 CUresult cuLibraryLoadFromFile(CUlibrary *library, const char *fileName,
                                CUjit_option *jitOptions, void **jitOptionsValues,
                                unsigned int numJitOptions, CUlibraryOption *libraryOptions,
                                void **libraryOptionValues, unsigned int numLibraryOptions) {
-  return cuLibraryLoadData(library, fileName, jitOptions, jitOptionsValues, numJitOptions,
-                           libraryOptions, libraryOptionValues, numLibraryOptions);
+  (void)jitOptions, (void)jitOptionsValues, (void)numJitOptions;
+  (void)libraryOptions, (void)libraryOptionValues, (void)numLibraryOptions;
+  return load_library(library, fileName, true);
 }
 
 CUresult cuLibraryUnload(CUlibrary library) {
@@ -591,6 +690,7 @@ CUresult cuLibraryUnload(CUlibrary library) {
   }
   free_functions(library->kernels);
   free_functions(library->module.functions);
+  fake_uncharge(library->module.device, library->module.charged);
   library->magic = 0;
   free(library);
   return CUDA_SUCCESS;

@@ -18,6 +18,7 @@
 
 #include <cuda.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "spec.h"
@@ -45,6 +46,19 @@ CUresult fake_context_device(CUcontext ctx, CUdevice *dev);
 /* Is f a function from cuModuleGetFunction / cuKernelGetFunction, or a CUkernel? */
 bool fake_function_valid(CUfunction f);
 
+/* memory.c */
+
+/* Charges bytes of device memory that no allocation call returns (a context, a module's
+ * globals, graph memory) to dev: CUDA_ERROR_OUT_OF_MEMORY past its total. */
+CUresult fake_charge(CUdevice dev, uint64_t bytes);
+void fake_uncharge(CUdevice dev, uint64_t bytes);
+
+/* context.c: what one context costs on its device (SOFTMIG_FAKE_CONTEXT_BYTES, default 0). */
+uint64_t fake_context_bytes(void);
+
+/* ptx.c: bytes of the .global variables a PTX text defines (0 for a binary image). */
+uint64_t fake_ptx_global_bytes(const char *text, size_t len);
+
 /* timeline.c */
 
 /* A graph (graph.c); stream capture (timeline.c) adds kernel nodes to one. */
@@ -53,6 +67,8 @@ bool fake_function_valid(CUfunction f);
 struct CUgraph_st {
   uint32_t magic;
   uint64_t kernel_nodes; /* a graph occupies its device for this many kernel times */
+  struct CUgraphNode_st *nodes; /* nodes added by cuGraphAdd*Node (newest first) */
+  size_t node_count;
 };
 
 /* Nanoseconds on CLOCK_MONOTONIC, the clock shared by all processes of the host. */

@@ -1,22 +1,41 @@
 /*
- * CUDA graphs, reduced to what the timeline needs: a graph counts its kernel nodes, and
- * launching an instantiated graph occupies the device for that many kernel times. Graphs
- * are built with cuGraphAddKernelNode / cuGraphAddNode or by capturing a stream.
+ * CUDA graphs, reduced to what the timeline and the memory accounting need: a graph counts
+ * its kernel nodes, and launching an instantiated graph occupies the device for that many
+ * kernel times. Graphs are built with cuGraphAdd*Node / cuGraphAddNode or by capturing a
+ * stream (captured kernels are counted, not listed as nodes).
+ *
+ * Memory allocation nodes (cuGraphAddMemAllocNode, cuGraphAddNode with a MEM_ALLOC node) are
+ * listed by cuGraphGetNodes; an instantiated graph takes the sum of their sizes from its
+ * devices on its first launch or upload (the real driver backs graph allocations with
+ * physical memory then) and gives it back when it is destroyed.
  */
 #include "fake.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GRAPH_EXEC_MAGIC 0x67657821u
+#define GRAPH_NODE_MAGIC 0x676e6f64u
+#define GRAPH_MEMORY_BASE 0x0400000000000000ULL
+
+struct CUgraphNode_st {
+  uint32_t magic;
+  CUgraphNodeType type;
+  uint64_t bytes;     /* MEM_ALLOC: the allocation's size */
+  CUdevice device;    /* MEM_ALLOC: where it resides */
+  CUdeviceptr dptr;   /* MEM_ALLOC: its address; MEM_FREE: what it frees */
+  struct CUgraphNode_st *next;
+};
 
 struct CUgraphExec_st {
   uint32_t magic;
   uint64_t kernel_nodes;
+  uint64_t alloc_bytes[FAKE_MAX_GPUS]; /* graph memory per device */
+  bool charged;                        /* taken from the devices (first launch or upload) */
 };
 
-/* Node handles are never dereferenced: unique opaque values are enough. */
-static atomic_uintptr_t next_node_id;
+static atomic_uint_fast64_t next_graph_address;
 
 CUgraph fake_graph_new(void) {
   CUgraph graph = calloc(1, sizeof(*graph));
@@ -30,12 +49,120 @@ static bool graph_valid(CUgraph graph) {
   return graph != NULL && graph->magic == FAKE_GRAPH_MAGIC;
 }
 
-static CUresult add_node(CUgraphNode *phGraphNode, CUgraph hGraph, uint64_t kernels) {
+static CUgraphNode add_typed_node(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                  CUgraphNodeType type) {
+  CUgraphNode node = calloc(1, sizeof(*node));
+  if (node == NULL) {
+    return NULL;
+  }
+  node->magic = GRAPH_NODE_MAGIC;
+  node->type = type;
+  node->next = hGraph->nodes;
+  hGraph->nodes = node;
+  hGraph->node_count++;
+  if (type == CU_GRAPH_NODE_TYPE_KERNEL) {
+    hGraph->kernel_nodes++;
+  }
+  *phGraphNode = node;
+  return node;
+}
+
+static CUresult add_node(CUgraphNode *phGraphNode, CUgraph hGraph, CUgraphNodeType type) {
   if (phGraphNode == NULL || !graph_valid(hGraph)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  hGraph->kernel_nodes += kernels;
-  *phGraphNode = (CUgraphNode)(atomic_fetch_add(&next_node_id, 16) + 16);
+  return add_typed_node(phGraphNode, hGraph, type) != NULL ? CUDA_SUCCESS
+                                                           : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+static CUresult add_alloc_node(CUgraphNode *phGraphNode, CUgraph hGraph,
+                               const CUmemPoolProps *pool, size_t bytesize,
+                               CUdeviceptr *dptr_out) {
+  if (phGraphNode == NULL || !graph_valid(hGraph) || bytesize == 0 ||
+      pool->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUresult rc = fake_check_device(pool->location.id);
+  if (rc != CUDA_SUCCESS) {
+    return rc == CUDA_ERROR_INVALID_DEVICE ? CUDA_ERROR_INVALID_VALUE : rc;
+  }
+  CUgraphNode node = add_typed_node(phGraphNode, hGraph, CU_GRAPH_NODE_TYPE_MEM_ALLOC);
+  if (node == NULL) {
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  node->bytes = bytesize;
+  node->device = pool->location.id;
+  node->dptr = GRAPH_MEMORY_BASE + atomic_fetch_add(&next_graph_address,
+                                                    (bytesize + 0xffff) & ~0xffffULL);
+  *dptr_out = node->dptr;
+  return CUDA_SUCCESS;
+}
+
+static bool node_valid(CUgraphNode node) {
+  return node != NULL && node->magic == GRAPH_NODE_MAGIC;
+}
+
+CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                const CUgraphNode *dependencies, size_t numDependencies,
+                                CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams) {
+  (void)dependencies, (void)numDependencies;
+  if (nodeParams == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return add_alloc_node(phGraphNode, hGraph, &nodeParams->poolProps, nodeParams->bytesize,
+                        &nodeParams->dptr);
+}
+
+CUresult cuGraphAddMemFreeNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+                               const CUgraphNode *dependencies, size_t numDependencies,
+                               CUdeviceptr dptr) {
+  (void)dependencies, (void)numDependencies;
+  CUresult rc = add_node(phGraphNode, hGraph, CU_GRAPH_NODE_TYPE_MEM_FREE);
+  if (rc == CUDA_SUCCESS) {
+    (*phGraphNode)->dptr = dptr;
+  }
+  return rc;
+}
+
+CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *numNodes) {
+  if (!graph_valid(hGraph) || numNodes == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (nodes != NULL) {
+    size_t i = 0;
+    for (CUgraphNode n = hGraph->nodes; n != NULL && i < *numNodes; n = n->next) {
+      nodes[i++] = n;
+    }
+    for (size_t j = i; j < *numNodes; j++) {
+      nodes[j] = NULL;
+    }
+    if (hGraph->node_count < *numNodes) {
+      *numNodes = hGraph->node_count;
+    }
+    return CUDA_SUCCESS;
+  }
+  *numNodes = hGraph->node_count;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type) {
+  if (!node_valid(hNode) || type == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *type = hNode->type;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGraphMemAllocNodeGetParams(CUgraphNode hNode, CUDA_MEM_ALLOC_NODE_PARAMS *params_out) {
+  if (!node_valid(hNode) || hNode->type != CU_GRAPH_NODE_TYPE_MEM_ALLOC || params_out == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  memset(params_out, 0, sizeof(*params_out));
+  params_out->poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  params_out->poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  params_out->poolProps.location.id = hNode->device;
+  params_out->bytesize = hNode->bytes;
+  params_out->dptr = hNode->dptr;
   return CUDA_SUCCESS;
 }
 
@@ -59,6 +186,12 @@ CUresult cuGraphDestroy(CUgraph hGraph) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   hGraph->magic = 0;
+  for (CUgraphNode n = hGraph->nodes; n != NULL;) {
+    CUgraphNode next = n->next;
+    n->magic = 0;
+    free(n);
+    n = next;
+  }
   free(hGraph);
   return CUDA_SUCCESS;
 }
@@ -70,7 +203,7 @@ CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph,
   if (nodeParams == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return add_node(phGraphNode, hGraph, 1);
+  return add_node(phGraphNode, hGraph, CU_GRAPH_NODE_TYPE_KERNEL);
 }
 
 CUresult cuGraphAddKernelNode(CUgraphNode *phGraphNode, CUgraph hGraph,
@@ -80,21 +213,29 @@ CUresult cuGraphAddKernelNode(CUgraphNode *phGraphNode, CUgraph hGraph,
   if (nodeParams == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return add_node(phGraphNode, hGraph, 1);
+  return add_node(phGraphNode, hGraph, CU_GRAPH_NODE_TYPE_KERNEL);
 }
 
 CUresult cuGraphAddEmptyNode(CUgraphNode *phGraphNode, CUgraph hGraph,
                              const CUgraphNode *dependencies, size_t numDependencies) {
   (void)dependencies, (void)numDependencies;
-  return add_node(phGraphNode, hGraph, 0);
+  return add_node(phGraphNode, hGraph, CU_GRAPH_NODE_TYPE_EMPTY);
 }
 
 static CUresult add_generic_node(CUgraphNode *phGraphNode, CUgraph hGraph,
-                                 const CUgraphNodeParams *nodeParams) {
+                                 CUgraphNodeParams *nodeParams) {
   if (nodeParams == NULL) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return add_node(phGraphNode, hGraph, nodeParams->type == CU_GRAPH_NODE_TYPE_KERNEL ? 1 : 0);
+  if (nodeParams->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC) {
+    return add_alloc_node(phGraphNode, hGraph, &nodeParams->alloc.poolProps,
+                          nodeParams->alloc.bytesize, &nodeParams->alloc.dptr);
+  }
+  CUresult rc = add_node(phGraphNode, hGraph, nodeParams->type);
+  if (rc == CUDA_SUCCESS && nodeParams->type == CU_GRAPH_NODE_TYPE_MEM_FREE) {
+    (*phGraphNode)->dptr = nodeParams->free.dptr;
+  }
+  return rc;
 }
 
 CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph,
@@ -120,6 +261,11 @@ static CUresult instantiate(CUgraphExec *phGraphExec, CUgraph hGraph) {
   }
   exec->magic = GRAPH_EXEC_MAGIC;
   exec->kernel_nodes = hGraph->kernel_nodes;
+  for (CUgraphNode n = hGraph->nodes; n != NULL; n = n->next) {
+    if (n->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC) {
+      exec->alloc_bytes[n->device] += n->bytes;
+    }
+  }
   *phGraphExec = exec;
   return CUDA_SUCCESS;
 }
@@ -167,7 +313,33 @@ CUresult cuGraphExecDestroy(CUgraphExec hGraphExec) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   hGraphExec->magic = 0;
+  if (hGraphExec->charged) {
+    for (int d = 0; d < FAKE_MAX_GPUS; d++) {
+      if (hGraphExec->alloc_bytes[d] > 0) {
+        fake_uncharge(d, hGraphExec->alloc_bytes[d]);
+      }
+    }
+  }
   free(hGraphExec);
+  return CUDA_SUCCESS;
+}
+
+/* Takes the graph's memory from its devices, once (first launch or upload). */
+static CUresult charge_graph_memory(CUgraphExec exec) {
+  if (exec->charged) {
+    return CUDA_SUCCESS;
+  }
+  for (int d = 0; d < FAKE_MAX_GPUS; d++) {
+    if (exec->alloc_bytes[d] > 0 && fake_charge(d, exec->alloc_bytes[d]) != CUDA_SUCCESS) {
+      while (--d >= 0) {
+        if (exec->alloc_bytes[d] > 0) {
+          fake_uncharge(d, exec->alloc_bytes[d]);
+        }
+      }
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+  }
+  exec->charged = true;
   return CUDA_SUCCESS;
 }
 
@@ -175,7 +347,8 @@ static CUresult graph_launch(CUgraphExec hGraphExec, CUstream hStream) {
   if (hGraphExec == NULL || hGraphExec->magic != GRAPH_EXEC_MAGIC) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return fake_launch(hStream, hGraphExec->kernel_nodes);
+  CUresult rc = charge_graph_memory(hGraphExec);
+  return rc == CUDA_SUCCESS ? fake_launch(hStream, hGraphExec->kernel_nodes) : rc;
 }
 
 CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
@@ -191,7 +364,8 @@ static CUresult graph_upload(CUgraphExec hGraphExec, CUstream hStream) {
   if (hGraphExec == NULL || hGraphExec->magic != GRAPH_EXEC_MAGIC) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return fake_stream_device(hStream, &dev);
+  CUresult rc = fake_stream_device(hStream, &dev);
+  return rc == CUDA_SUCCESS ? charge_graph_memory(hGraphExec) : rc;
 }
 
 CUresult cuGraphUpload(CUgraphExec hGraphExec, CUstream hStream) {

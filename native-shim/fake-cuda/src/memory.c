@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proctable.h"
+
 #define LINEAR_BASE 0x100000000000ULL /* device d allocates from (d + 1) * LINEAR_BASE */
 #define RESERVE_BASE 0x0200000000000000ULL
 #define HANDLE_BASE 0x0300000000000000ULL
@@ -63,6 +65,30 @@ static void init_default_pools(void) {
   }
 }
 
+/* Publishes dev's usage for the fake NVML; called with memory_lock held. */
+static void publish_locked(CUdevice dev) {
+  fake_proc_publish(dev, fake_device(dev)->uuid_text, used_bytes[dev]);
+}
+
+CUresult fake_charge(CUdevice dev, uint64_t bytes) {
+  pthread_mutex_lock(&memory_lock);
+  if (bytes > fake_device(dev)->total_bytes - used_bytes[dev]) {
+    pthread_mutex_unlock(&memory_lock);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  used_bytes[dev] += bytes;
+  publish_locked(dev);
+  pthread_mutex_unlock(&memory_lock);
+  return CUDA_SUCCESS;
+}
+
+void fake_uncharge(CUdevice dev, uint64_t bytes) {
+  pthread_mutex_lock(&memory_lock);
+  used_bytes[dev] -= bytes > used_bytes[dev] ? used_bytes[dev] : bytes;
+  publish_locked(dev);
+  pthread_mutex_unlock(&memory_lock);
+}
+
 static uint64_t round_up(uint64_t value, uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
@@ -108,6 +134,7 @@ static CUresult track(enum block_kind kind, CUdevice dev, uint64_t size, uint64_
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
   used_bytes[dev] += charge;
+  publish_locked(dev);
   b->key = next_key(kind, dev, size, alignment);
   b->size = size;
   b->charged = charge;
@@ -129,6 +156,7 @@ static CUresult untrack(enum block_kind kind, uint64_t key) {
     if (b->key == key && b->kind == kind) {
       *link = b->next;
       used_bytes[b->device] -= b->charged;
+      publish_locked(b->device);
       pthread_mutex_unlock(&memory_lock);
       free(b);
       return CUDA_SUCCESS;

@@ -1,13 +1,15 @@
 /*
  * Fake NVML (libnvidia-ml.so.1): the simulated GPUs of SOFTMIG_FAKE_GPUS, with the same
- * names, UUIDs and totals as the fake CUDA driver. Memory is reported unused, utilisation
- * 0 and no processes: NVML sees the card, not the fake driver's per-process bookkeeping.
+ * names, UUIDs and totals as the fake CUDA driver. Processes and memory come from what the
+ * fake driver's processes publish (proctable.h): every live process with device memory on a
+ * GPU is a compute process there, and the card's used memory is their sum. Utilisation is 0.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nvml_types.h"
+#include "proctable.h"
 #include "spec.h"
 
 #define FAKE_NVML_DRIVER_VERSION "580.00-softmig-fake"
@@ -194,6 +196,33 @@ nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int len
   return rc == NVML_SUCCESS ? copy_text(gpu_of(device)->name, name, length) : rc;
 }
 
+struct process_list {
+  nvmlProcessInfo_t *infos; /* NULL: count only */
+  unsigned int capacity;
+  unsigned int count;
+  unsigned long long used;
+};
+
+static void add_process(uint32_t pid, uint64_t used_bytes, void *arg) {
+  struct process_list *list = arg;
+  if (list->infos != NULL && list->count < list->capacity) {
+    list->infos[list->count].pid = pid;
+    list->infos[list->count].usedGpuMemory = used_bytes;
+    list->infos[list->count].gpuInstanceId = 0xFFFFFFFFu;
+    list->infos[list->count].computeInstanceId = 0xFFFFFFFFu;
+  }
+  list->count++;
+  list->used += used_bytes;
+}
+
+/* Memory every process holds on the card, capped at its total. */
+static unsigned long long card_used(nvmlDevice_t device) {
+  struct process_list list = {0};
+  const struct fake_gpu *gpu = gpu_of(device);
+  fake_proc_scan(gpu->uuid_text, add_process, &list);
+  return list.used < gpu->total_bytes ? list.used : gpu->total_bytes;
+}
+
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
   nvmlReturn_t rc = check_device(device);
   if (memory == NULL) {
@@ -201,8 +230,8 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) 
   }
   if (rc == NVML_SUCCESS) {
     memory->total = gpu_of(device)->total_bytes;
-    memory->free = memory->total;
-    memory->used = 0;
+    memory->used = card_used(device);
+    memory->free = memory->total - memory->used;
   }
   return rc;
 }
@@ -218,8 +247,8 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
   if (rc == NVML_SUCCESS) {
     memory->total = gpu_of(device)->total_bytes;
     memory->reserved = 0;
-    memory->free = memory->total;
-    memory->used = 0;
+    memory->used = card_used(device);
+    memory->free = memory->total - memory->used;
   }
   return rc;
 }
@@ -240,12 +269,29 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
                                                      unsigned int *infoCount,
                                                      nvmlProcessInfo_t *infos) {
   nvmlReturn_t rc = check_device(device);
-  (void)infos;
   if (infoCount == NULL) {
     return NVML_ERROR_INVALID_ARGUMENT;
   }
-  if (rc == NVML_SUCCESS) {
-    *infoCount = 0;
+  if (rc != NVML_SUCCESS) {
+    return rc;
   }
-  return rc;
+  struct process_list list = {.infos = infos, .capacity = infos != NULL ? *infoCount : 0};
+  fake_proc_scan(gpu_of(device)->uuid_text, add_process, &list);
+  if (list.count > list.capacity) {
+    *infoCount = list.count;
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+  }
+  *infoCount = list.count;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device,
+                                                     unsigned int *infoCount,
+                                                     nvmlProcessInfo_t *infos) {
+  return nvmlDeviceGetComputeRunningProcesses_v3(device, infoCount, infos);
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                  nvmlProcessInfo_t *infos) {
+  return nvmlDeviceGetComputeRunningProcesses_v3(device, infoCount, infos);
 }
