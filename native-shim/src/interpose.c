@@ -92,6 +92,8 @@ static void load_cuda(void)
 	real_cu.loaded = 1;
 }
 
+static void *nvml_handle;
+
 static void load_nvml(void)
 {
 	dlsym_fn find = real_dlsym();
@@ -99,6 +101,7 @@ static void load_nvml(void)
 
 	if (!h || !find)
 		return;
+	nvml_handle = h;
 	SOFTMIG_NVML_WRAPPED(RESOLVE_NV)
 	SOFTMIG_NVML_CALLED(RESOLVE_NV)
 	real_nv.loaded = 1;
@@ -112,6 +115,14 @@ void interpose_load_cuda(void)
 void interpose_load_nvml(void)
 {
 	pthread_once(&nvml_once, load_nvml);
+}
+
+void *interpose_real_nvml(const char *name)
+{
+	dlsym_fn find = real_dlsym();
+
+	interpose_load_nvml();
+	return nvml_handle && find ? find(nvml_handle, name) : NULL;
 }
 
 static void *wrapper_by_name(const struct wrap_entry *t, size_t n, const char *name)

@@ -7,6 +7,7 @@
 #define SOFTMIG_INTERPOSE_H
 
 #include "cuda_api.h"
+#include "devmem.h"
 
 /* Driver entry points the shim replaces. */
 #define SOFTMIG_CU_WRAPPED(X)                                                                  \
@@ -40,7 +41,8 @@
 	X(cuLaunchCooperativeKernel_ptsz)                                                      \
 	X(cuLaunchCooperativeKernelMultiDevice)                                                \
 	X(cuGraphLaunch)                                                                       \
-	X(cuGraphLaunch_ptsz)
+	X(cuGraphLaunch_ptsz)                                                                  \
+	SOFTMIG_CU_DEVMEM_WRAPPED(X)
 
 /* Driver entry points the shim only calls. */
 #define SOFTMIG_CU_CALLED(X)                                                                   \
@@ -56,7 +58,8 @@
 	X(cuEventRecord)                                                                       \
 	X(cuEventQuery)                                                                        \
 	X(cuEventSynchronize)                                                                  \
-	X(cuEventDestroy_v2)
+	X(cuEventDestroy_v2)                                                                   \
+	SOFTMIG_CU_DEVMEM_CALLED(X)
 
 #define SOFTMIG_NVML_WRAPPED(X)                                                                \
 	X(nvmlDeviceGetMemoryInfo)                                                             \
@@ -87,5 +90,8 @@ void interpose_load_cuda(void);
 
 /* Resolves real_nv from libnvidia-ml.so.1, once per process. */
 void interpose_load_nvml(void);
+
+/* The real NVML entry point name (never a wrapper), or NULL; loads NVML if needed. */
+void *interpose_real_nvml(const char *name);
 
 #endif

@@ -345,6 +345,38 @@ static void mem_unreserve(int dev, uint64_t bytes, int kind)
 	pthread_mutex_unlock(&mem_mu);
 }
 
+/* ------------------------------------------------------------------ charges of other sources */
+
+int mem_charge(int dev, uint64_t bytes, int kind)
+{
+	if (!shim_ensure())
+		return 0;
+	if (shim.denied)
+		return -1;
+	if (!valid_dev(dev) || bytes == 0)
+		return 0;
+	return mem_reserve(dev, bytes, kind);
+}
+
+void mem_uncharge(int dev, uint64_t bytes, int kind)
+{
+	if (!shim_ensure() || !valid_dev(dev) || bytes == 0)
+		return;
+	mem_unreserve(dev, bytes, kind);
+}
+
+uint64_t mem_used(int dev)
+{
+	uint64_t v;
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return 0;
+	pthread_mutex_lock(&mem_mu);
+	v = devs[dev].used;
+	pthread_mutex_unlock(&mem_mu);
+	return v;
+}
+
 /* ------------------------------------------------------------------ allocation wrappers */
 
 struct acct {

@@ -46,6 +46,18 @@ void mem_flush_reports(void);
 /* Adjusts a physical (free, total) of dev to the job's limit, if it has one. */
 void mem_adjust_info(int dev, uint64_t *free_bytes, uint64_t *total_bytes);
 
+/*
+ * Device memory that no allocation wrapper sees (a context, a module's globals, graph memory;
+ * devmem.c): charged like an allocation of kind (AllocationKind).  mem_charge returns 0 when
+ * the bytes are the process's, -1 when they are over the limit (the caller undoes the call
+ * and returns CUDA_ERROR_OUT_OF_MEMORY).
+ */
+int mem_charge(int dev, uint64_t bytes, int kind);
+void mem_uncharge(int dev, uint64_t bytes, int kind);
+
+/* What this process holds on dev as the shim tracks it (allocations and charges). */
+uint64_t mem_used(int dev);
+
 /* dev's limit, 0 when none. */
 uint64_t mem_limit(int dev);
 

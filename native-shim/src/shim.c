@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "devmem.h"
 #include "interpose.h"
 #include "lease.h"
 #include "log.h"
 #include "memory.h"
+#include "nvself.h"
 
 struct shim_state shim;
 
@@ -171,6 +173,8 @@ static void fork_child(void)
 	if (atomic_load_explicit(&shim_started, memory_order_relaxed) && shim.active) {
 		client_after_fork();
 		mem_after_fork();
+		devmem_after_fork();
+		nvself_after_fork();
 		lease_after_fork();
 	}
 	log_close();

@@ -4,6 +4,7 @@
  * kernel name resolves to a launchable handle.
  */
 #include "fake.h"
+#include "ptxglobals.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -507,7 +508,7 @@ static void free_functions(struct CUfunc_st *list) {
 static uint64_t image_globals(const void *image, bool is_file) {
   if (!is_file) {
     const char *text = image;
-    return fake_ptx_global_bytes(text, strnlen(text, 64u << 20));
+    return ptx_global_bytes(text, strnlen(text, 64u << 20));
   }
   FILE *f = fopen((const char *)image, "rb");
   if (f == NULL) {
@@ -529,7 +530,7 @@ static uint64_t image_globals(const void *image, bool is_file) {
     cap *= 2;
   }
   fclose(f);
-  uint64_t bytes = buf != NULL ? fake_ptx_global_bytes(buf, len) : 0;
+  uint64_t bytes = buf != NULL ? ptx_global_bytes(buf, len) : 0;
   free(buf);
   return bytes;
 }
@@ -731,4 +732,16 @@ CUresult cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel) {
   }
   *pFunc = &kernel->function;
   return CUDA_SUCCESS;
+}
+
+/* Globals are charged to the device but have no addresses in the fake. */
+CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name) {
+  (void)dptr, (void)bytes;
+  if (name == NULL) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (hmod == NULL || hmod->magic != MODULE_MAGIC) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  return CUDA_ERROR_NOT_FOUND;
 }

@@ -56,9 +56,6 @@ void fake_uncharge(CUdevice dev, uint64_t bytes);
 /* context.c: what one context costs on its device (SOFTMIG_FAKE_CONTEXT_BYTES, default 0). */
 uint64_t fake_context_bytes(void);
 
-/* ptx.c: bytes of the .global variables a PTX text defines (0 for a binary image). */
-uint64_t fake_ptx_global_bytes(const char *text, size_t len);
-
 /* timeline.c */
 
 /* A graph (graph.c); stream capture (timeline.c) adds kernel nodes to one. */

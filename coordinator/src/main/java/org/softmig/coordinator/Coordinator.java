@@ -135,7 +135,7 @@ public final class Coordinator implements AutoCloseable {
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
                 TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
             metrics == null ? GrantListener.NONE : metrics.grantListener(),
-            contextReserve(inventory));
+            0); // contexts are charged by the shims as measured (CONTEXT reserves), not guessed
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             NodeGuardian.create(descriptors, gpuSettings),
@@ -229,16 +229,6 @@ public final class Coordinator implements AutoCloseable {
       inventory.close();
       throw e;
     }
-  }
-
-  /**
-   * What each process's CUDA context is assumed to take until NVML has measured it: 640 MiB on
-   * real GPUs (an H100 context under CUDA 13 measured 500-600 MiB with PyTorch and JAX), nothing
-   * on simulated ones.
-   */
-  static long contextReserve(GpuInventory inventory) {
-    boolean real = inventory.gpus().stream().anyMatch(g -> !g.simulated());
-    return real ? 640L << 20 : 0;
   }
 
   private static long ownUid() {

@@ -154,8 +154,8 @@ class NvmlReconciliationTest {
     String gpu1 = gpus.uuid(1);
     try (TestShim shim = TestShim.connect(coordinator.socket(), "w-1", 8 * GIB, gpu1)) {
       ServerFrame grant = shim.nextUnsolicited();
-      // a real GPU: the context is reserved before NVML has measured it
-      assertThat(grant.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB - 640 * MIB);
+      // no guessed context reserve: the shim charges its context as NVML measures it
+      assertThat(grant.getCreditGrant().getCeilingBytes()).isEqualTo(8 * GIB);
       assertThat(shim.reserve(0, GIB).getMemReply().getGranted()).isTrue();
 
       // NVML sees a larger context: 900 MiB more than the shim tracks

@@ -185,6 +185,37 @@ final class ShimRig implements AutoCloseable {
     return new Run(p.exitValue(), lines);
   }
 
+  /**
+   * A program that prints one JSON line and then holds what it has until its stdin closes (the
+   * GPU probes' --hold): returns the process and that line.
+   */
+  record Held(Process process, JsonNode line) implements AutoCloseable {
+    /** Closes stdin, waits for the exit; returns the exit code. */
+    int finish() throws Exception {
+      process.getOutputStream().close();
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException("did not exit within 60 s");
+      }
+      return process.exitValue();
+    }
+
+    @Override
+    public void close() {
+      process.destroyForcibly();
+    }
+  }
+
+  Held hold(String name, Map<String, String> env, String... args) throws Exception {
+    Process p = start(program(name, env, args));
+    String s = reader(p.getInputStream()).readLine();
+    if (s == null) {
+      p.waitFor(10, TimeUnit.SECONDS);
+      throw new IllegalStateException(name + " printed nothing; shim log: " + shimLog());
+    }
+    return new Held(p, JSON.readTree(s));
+  }
+
   /** A long-lived mem_shell process driven line by line. */
   Shell shell(Map<String, String> env) throws Exception {
     Shell s = new Shell(start(program("mem_shell", env)));

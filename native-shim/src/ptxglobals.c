@@ -3,13 +3,17 @@
  * the `.global` variables it defines (`.extern` declarations are defined elsewhere). Only
  * PTX is read; a cubin or fatbin image (binary) counts as having none.
  *
+ * The shim charges this before the driver loads a PTX module (devmem.c), and the fake driver
+ * takes the same figure from its simulated device; pure, thread-safe.
+ *
  *   .visible .global .align 4 .b8 big[3221225472];   -> 3221225472 bytes
  *   .global .v4 .f32 table[16][16];                  -> 4096 bytes
  *   .global .u64 counter;                            -> 8 bytes
  */
-#include "fake.h"
+#include "ptxglobals.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +72,7 @@ static uint64_t statement_bytes(const char *p, const char *end) {
   return element * vector * count;
 }
 
-uint64_t fake_ptx_global_bytes(const char *text, size_t len) {
+uint64_t ptx_global_bytes(const char *text, size_t len) {
   uint64_t total = 0;
   const char *end = text + len;
   if (len >= 4 && ((unsigned char)text[0] == 0x7f || (unsigned char)text[0] == 0x50 ||
