@@ -235,9 +235,9 @@ build_programs() {
 	timeout 180 "$NVCC" -O2 -std=c++17 -o "$BIN/memtest_rt" "$ROOT/bench/gpu/memtest_rt.cu" &
 	local p_rt=$!
 	local ok=0
-	for prog in memtest spin startup; do
+	for prog in memtest spin startup memfree memsources; do
 		timeout 60 gcc "${cflags[@]}" -o "$BIN/$prog" "$ROOT/bench/gpu/$prog.c" \
-			"${libdirs[@]}" "${libcuda[@]}" -lm || ok=1
+			"${libdirs[@]}" "${libcuda[@]}" -lm -ldl || ok=1
 	done
 	wait "$p_fatbin" || ok=1
 	wait "$p_rt" || ok=1

@@ -2,12 +2,15 @@
 
 Jobs get a 4 GiB limit (CUDA_DEVICE_MEMORY_LIMIT).  Steps: alloc_cost and startup (a
 baseline without the shim, then with it in the cap phase), paths, frameworks (PyTorch, JAX,
-CuPy), two_processes, nvidia_smi.  See docs/GPU-SUITE.md.
+CuPy), two_processes, nvidia_smi, memfree (reported free memory is what a fill gets) and
+memsources (graph memory nodes, module globals and extra contexts under a 2 GiB limit, issue
+11).  See docs/GPU-SUITE.md.
 """
 
 import os
 import statistics
 import sys
+import time
 
 from . import core
 from .core import MIB, GIB, last_json, nvml_process_used
@@ -15,6 +18,9 @@ from .registry import AreaSpec, Step
 
 MEM_LIMIT = 4 * GIB
 NVML_SLACK = 64 * MIB
+SOURCES_LIMIT = 2 * GIB
+# On the fake driver a context costs nothing unless told: give it an H200-like cost.
+FAKE_CONTEXT = {"SOFTMIG_FAKE_CONTEXT_BYTES": "512M"}
 
 
 class Memory(core.Area):
@@ -208,6 +214,90 @@ class Memory(core.Area):
         self.results.add("memory", "two_processes.limit_free_again_after_exit", rc_of(r3) == 0,
                          rc_of(r3), 0, "CUresult", "after A exits, 5/8 of the limit fits")
 
+    def held_probe(self, job, lim, cmd):
+        """Runs a probe that prints its JSON and holds (--hold); returns (result, status bytes,
+        NVML bytes from nvidia-smi or None, exit code)."""
+        env = self.job_env(job, mem=lim, extra=FAKE_CONTEXT if self.fake else None)
+        p = core.Proc([*cmd, "--hold", "60"], env, stdin=True, name=os.path.basename(cmd[0]))
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not p.out_lines and p.p.poll() is None:
+            time.sleep(0.1)
+        time.sleep(0.2)
+        res = last_json("".join(p.out_lines))
+        used, smi = None, None
+        if res is not None:
+            smi = None if self.fake else nvml_process_used(p.p.pid)
+            want = smi if smi is not None else res.get("nvml_used", -1)
+            # a lone process reports asynchronously; NVML is reconciled every 500 ms
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                jobs = [j for j in core.status_jobs(self.status()) if j.get("job_id") == job]
+                used = int(jobs[0].get("memory_used_bytes", 0)) if jobs else None
+                if used is not None and want is not None and want >= 0 and \
+                        abs(used - want) <= NVML_SLACK:
+                    break
+                time.sleep(0.5)
+        p.close_stdin()
+        rc, out, err = p.wait(30)
+        return res, used, smi, rc, err
+
+    def memfree(self):
+        """cuMemGetInfo's free at start and 3 s later against what a fill loop gets."""
+        res, used, smi, rc, err = self.held_probe("suite-mem-free", MEM_LIMIT,
+                                                  [self.prog("memfree"), "--wait", "3"])
+        self.results.raw("memory.memfree", {"result": res, "status_used": used, "nvidia_smi": smi,
+                                            "exit": rc})
+        if res is None:
+            self.results.add("memory", "memfree.fill_within_64mib_of_free", False, None, 64, "MiB",
+                             "no result: " + err.strip()[-300:])
+            return
+        filled = res.get("filled", 0)
+        for key, name in (("free_start", "at_start"), ("free_after_wait", "after_3s")):
+            diff = (res.get(key, 0) - filled) / MIB
+            self.results.add("memory", f"memfree.{name}.free_minus_filled", abs(diff) <= 64,
+                             round(diff, 1), 64, "MiB",
+                             f"reported free {res.get(key, 0) / MIB:.0f} MiB, fill got "
+                             f"{filled / MIB:.0f} MiB ({res.get('blocks')} blocks); limit 4096 MiB")
+        nv = smi if smi is not None else res.get("nvml_used", -1)
+        if nv is not None and nv >= 0 and used is not None:
+            self.results.add("memory", "memfree.status_minus_nvml", abs(used - nv) <= NVML_SLACK,
+                             round((used - nv) / MIB, 1), 64, "MiB",
+                             f"status {used / MIB:.0f} MiB, NVML {nv / MIB:.0f} MiB")
+
+    def memsources(self):
+        """Graph memory nodes, module globals and extra contexts past a 2 GiB limit."""
+        res, used, smi, rc, err = self.held_probe("suite-mem-sources", SOURCES_LIMIT,
+                                                  [self.prog("memsources")])
+        self.results.raw("memory.memsources", {"result": res, "status_used": used,
+                                               "nvidia_smi": smi, "exit": rc})
+        if res is None:
+            self.results.add("memory", "memsources.refused", False, None, 2, "CUresult",
+                             "no result: " + err.strip()[-300:])
+            return
+        note = (f"filled {res.get('filled', 0) / MIB:.0f} MiB of the 2048 MiB limit first, "
+                f"256 MiB left")
+        self.results.add("memory", "memsources.graph_mem_alloc_node_3g_refused",
+                         res.get("graph_rc") == 2, res.get("graph_rc"), 2, "CUresult", note)
+        self.results.add("memory", "memsources.module_3g_device_array_refused",
+                         res.get("module_rc") == 2, res.get("module_rc"), 2, "CUresult", note)
+        ctx = res.get("ctx_rc", [])
+        self.results.add("memory", "memsources.four_cuCtxCreate_refused",
+                         len(ctx) == 4 and all(r == 2 for r in ctx), ctx, [2, 2, 2, 2], "CUresult",
+                         note)
+        peak = res.get("nvml_peak", -1)
+        self.results.add("memory", "memsources.nvml_peak_within_limit",
+                         0 <= peak <= SOURCES_LIMIT + NVML_SLACK, round(peak / MIB, 1),
+                         (SOURCES_LIMIT + NVML_SLACK) // MIB, "MiB",
+                         "the process's NVML usage after each attempt (highest)")
+        nv = smi if smi is not None else res.get("nvml_used", -1)
+        if nv is not None and nv >= 0 and used is not None:
+            self.results.add("memory", "memsources.status_minus_nvml",
+                             abs(used - nv) <= NVML_SLACK, round((used - nv) / MIB, 1), 64, "MiB",
+                             f"status {used / MIB:.0f} MiB, NVML {nv / MIB:.0f} MiB")
+        else:
+            self.results.add("memory", "memsources.status_minus_nvml", False, None, 64, "MiB",
+                             f"status {used}, NVML {nv}")
+
     def nvidia_smi_in_job(self):
         if self.fake:
             return
@@ -237,6 +327,10 @@ AREA = AreaSpec("memory", Memory, summary="memory limits, frameworks, allocation
          summary="two processes of one job share its limit"),
     Step("nvidia_smi", "cap", "nvidia_smi_in_job", needs=3,
          summary="nvidia-smi inside the job shows the limit as total"),
+    Step("memfree", "cap", "memfree", needs=10,
+         summary="free memory at start and after 3 s is what a fill gets (4 GiB limit)"),
+    Step("memsources", "cap", "memsources", needs=10,
+         summary="graph memory node, module globals, extra contexts refused (2 GiB limit)"),
     Step("alloc_cost", "cap", "alloc_cost_shim", needs=8, repeat=True, requires=("alloc_cost",),
          summary="the same with the shim: added p50, p99"),
     Step("startup", "cap", "startup_shim", needs=10, repeat=True, requires=("startup",),
