@@ -10,10 +10,17 @@
  * deadline.  Reading CLOCK_MONOTONIC on every launch was measured at +0.48 us per launch on a
  * virtual machine whose clock source has no vDSO fast path.
  *
- * Slow path (no valid lease), in the launching thread under the device's mu: drain the
- * streams used in the lease that ended, send LeaseRelease{gpu_time_us = grant arrival to
- * drain end}, send one LeaseRequest and wait on the condvar until the socket thread hands
- * over a LeaseGrant (or the connection drops, which opens the gate).
+ * Slow path (no valid lease), in the launching thread under the device's mu: record a tail
+ * event on each stream used in the lease that ended, send LeaseRelease{work_pending,
+ * gpu_time_us = grant arrival to now} and one LeaseRequest at once, so that the coordinator
+ * grants the next job while the GPU still runs this lease's last kernels (the hand-off
+ * overlaps them); then wait for the tail events (mu released) and send a second LeaseRelease
+ * of the same lease with work_start_mono_ns (grant arrival) and work_end_mono_ns (tail
+ * done), from which the coordinator charges the lease's real GPU time; then wait on the
+ * condvar until the socket thread hands over a LeaseGrant (or the connection drops, which
+ * opens the gate).  When the streams cannot be covered by tail events (more than
+ * MAX_STREAMS, an event failed, a tail still being waited for), the old way: drain, then
+ * release.
  *
  * Pacing bounds the work queued ahead of the GPU, so the drain at lease end is short: every
  * K launches an event is recorded into a ring of PACE_RING; when the ring is full the oldest
@@ -68,6 +75,11 @@ struct lease_dev {
 	CUstream streams[MAX_STREAMS];
 	int nstreams;
 	bool too_many_streams;
+	CUevent tail[MAX_STREAMS];      /* recorded at a lease's end on each of its streams */
+	int tail_n;                     /* tail events of an ended lease not yet reported; 0 = none */
+	bool tail_waiting;              /* a launching thread waits for them (mu released) */
+	uint64_t tail_lease;
+	int64_t tail_start_ns;          /* that lease's grant arrival */
 	CUevent ring[PACE_RING];
 	unsigned ring_k[PACE_RING];     /* launches each event closes */
 	int ring_head, ring_count;
@@ -124,8 +136,11 @@ static void send_request(int dev)
 	client_send(&f);
 }
 
-/* Sends LeaseRelease and forgets the lease; g->mu held. */
-static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool idle)
+/*
+ * Sends LeaseRelease and forgets the lease; g->mu held.  work_pending: the lease's last kernels
+ * still run; a work_done() report follows.
+ */
+static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool idle, bool work_pending)
 {
 	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
 	Softmig__V1__LeaseRelease r = SOFTMIG__V1__LEASE_RELEASE__INIT;
@@ -136,6 +151,7 @@ static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool id
 	r.idle = idle;
 	r.released_mono_ns = now_ns();
 	r.handoff_ns = g->handoff_ns;
+	r.work_pending = work_pending;
 	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE;
 	f.lease_release = &r;
 	client_send(&f);
@@ -145,8 +161,111 @@ static void release_locked(int dev, struct lease_dev *g, int64_t end_ns, bool id
 	g->nstreams = 0;
 	g->too_many_streams = false;
 	atomic_store_explicit(&g->last_stream, NO_STREAM, memory_order_relaxed);
-	log_msg(LOG_DEBUG, "lease %llu on device %d released after %llu us%s", (unsigned long long)r.lease_id,
-		dev, (unsigned long long)r.gpu_time_us, idle ? " (idle)" : "");
+	log_msg(LOG_DEBUG, "lease %llu on device %d released after %llu us%s%s", (unsigned long long)r.lease_id,
+		dev, (unsigned long long)r.gpu_time_us, idle ? " (idle)" : "", work_pending ? " (work pending)" : "");
+}
+
+/* The second release of a lease released with work pending: when its work began and ended. */
+static void send_work_done(int dev, uint64_t lease_id, int64_t start_ns, int64_t end_ns)
+{
+	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
+	Softmig__V1__LeaseRelease r = SOFTMIG__V1__LEASE_RELEASE__INIT;
+
+	r.device_index = (uint32_t)dev;
+	r.lease_id = lease_id;
+	r.gpu_time_us = end_ns > start_ns ? (uint64_t)(end_ns - start_ns) / 1000 : 0;
+	r.work_start_mono_ns = start_ns;
+	r.work_end_mono_ns = end_ns;
+	r.released_mono_ns = end_ns;
+	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE;
+	f.lease_release = &r;
+	client_send(&f);
+}
+
+/*
+ * Records a tail event on every stream of the lease; g->mu held.  Returns how many (0: the
+ * streams are not covered, or the last tail is still unreported: drain instead).
+ */
+static int record_tail_locked(struct lease_dev *g)
+{
+	if (g->tail_n || g->tail_waiting || g->too_many_streams || g->nstreams == 0 ||
+	    !real_cu.cuEventRecord || !real_cu.cuEventSynchronize || !real_cu.cuEventQuery)
+		return 0;
+	for (int i = 0; i < g->nstreams; i++) {
+		if (!g->tail[i] && real_cu.cuEventCreate(&g->tail[i], CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS) {
+			g->tail[i] = NULL;
+			return 0;
+		}
+		if (real_cu.cuEventRecord(g->tail[i], g->streams[i]) != CUDA_SUCCESS)
+			return 0;
+	}
+	/* the tail covers every pacing event recorded in this lease */
+	g->ring_count = 0;
+	g->ring_head = 0;
+	g->last_wait_blocked = false;
+	return g->nstreams;
+}
+
+/*
+ * Ends the held lease while its last kernels still run: tail events on its streams, then
+ * LeaseRelease{work_pending} and a LeaseRequest, so that the next job is granted while the GPU
+ * finishes this queue.  g->mu held.  Returns false when the tail cannot be covered by events.
+ */
+static bool end_with_tail_locked(int dev, struct lease_dev *g, int64_t now)
+{
+	uint64_t lease_id = g->lease_id;
+	int64_t start_ns = g->grant_ns;
+	int n = record_tail_locked(g);
+
+	if (n == 0)
+		return false;
+	release_locked(dev, g, now, false, true);
+	g->tail_n = n;
+	g->tail_lease = lease_id;
+	g->tail_start_ns = start_ns;
+	if (!g->requested) {
+		g->requested = true;
+		send_request(dev);
+	}
+	return true;
+}
+
+/*
+ * Reports when the tail of the ended lease completed; g->mu held.  wait: a launching thread
+ * waits for it with mu released (other threads meanwhile find the gate closed and wait for
+ * the next grant, or, granted already, launch behind the tail); otherwise (socket thread) it
+ * only reports a tail that is already done.
+ */
+static void finish_tail_locked(int dev, struct lease_dev *g, bool wait)
+{
+	CUevent tail[MAX_STREAMS];
+	int n = g->tail_n;
+
+	if (n == 0 || g->tail_waiting)
+		return;
+	if (!wait) {
+		for (int i = 0; i < n; i++)
+			if (real_cu.cuEventQuery(g->tail[i]) == CUDA_ERROR_NOT_READY)
+				return;
+		g->tail_n = 0;
+		send_work_done(dev, g->tail_lease, g->tail_start_ns, now_ns());
+		return;
+	}
+	memcpy(tail, g->tail, sizeof(CUevent) * (size_t)n);
+	g->tail_waiting = true;
+	pthread_mutex_unlock(&g->mu);
+	for (int i = 0; i < n; i++)
+		real_cu.cuEventSynchronize(tail[i]);
+	{
+		int64_t end_ns = now_ns();
+
+		pthread_mutex_lock(&g->mu);
+		g->tail_waiting = false;
+		if (g->tail_n) {
+			g->tail_n = 0;
+			send_work_done(dev, g->tail_lease, g->tail_start_ns, end_ns);
+		}
+	}
 }
 
 /* Waits for everything queued in this lease; g->mu held, launching thread. */
@@ -187,9 +306,15 @@ static void acquire(int dev, struct lease_dev *g)
 
 		if (until == OPEN || now < until)
 			break;
+		if (g->tail_n && !g->tail_waiting) {
+			finish_tail_locked(dev, g, true);
+			continue; /* a grant may have come meanwhile */
+		}
 		if (g->held) {
+			if (end_with_tail_locked(dev, g, now))
+				continue;
 			drain_locked(g);
-			release_locked(dev, g, now_ns(), false);
+			release_locked(dev, g, now_ns(), false, false);
 		}
 		if (!g->requested) {
 			g->requested = true;
@@ -396,6 +521,9 @@ void lease_on_revoke(int dev, uint64_t lease_id)
 	if (g->held && g->lease_id == lease_id) {
 		g->revoked = true;
 		atomic_store(&g->open_until, 0);
+		if (g->nstreams && g->ctx)
+			real_cu.cuCtxSetCurrent(g->ctx);
+		end_with_tail_locked(dev, g, now_ns());
 	}
 	pthread_mutex_unlock(&g->mu);
 	client_wake();
@@ -429,14 +557,34 @@ int lease_tick(void)
 		struct lease_dev *g = &leases[i];
 		uint64_t n;
 
+		if (g->tail_n && !g->tail_waiting && pthread_mutex_trylock(&g->mu) == 0) {
+			if (g->ctx)
+				real_cu.cuCtxSetCurrent(g->ctx);
+			finish_tail_locked(i, g, false);
+			pthread_mutex_unlock(&g->mu);
+		}
+		if (g->tail_n)
+			wait_ms = 1;
 		if (!g->held)
 			continue;
 		wait_ms = 1;
 		if (!g->open_ended && now >= g->deadline_ns) {
 			int64_t expected = g->deadline_ns;
 
-			/* the lease is over: the next launch drains, releases and asks again */
-			atomic_compare_exchange_strong(&g->open_until, &expected, 0);
+			/*
+			 * The lease is over: it ends here with its queued kernels still running (the next
+			 * job is granted meanwhile); if the tail cannot be covered by events, the next
+			 * launch drains, releases and asks again.
+			 */
+			if (atomic_compare_exchange_strong(&g->open_until, &expected, 0) &&
+			    pthread_mutex_trylock(&g->mu) == 0) {
+				if (g->held && g->ctx)
+					real_cu.cuCtxSetCurrent(g->ctx);
+				if (g->held)
+					end_with_tail_locked(i, g, now);
+				pthread_mutex_unlock(&g->mu);
+			}
+			continue;
 		}
 		n = atomic_load_explicit(&g->launches, memory_order_relaxed);
 		if (n != g->seen_launches) {
@@ -454,7 +602,7 @@ int lease_tick(void)
 
 			atomic_store(&g->open_until, 0);
 			if (drained_locked(g)) {
-				release_locked(i, g, now_ns(), !g->revoked && now < g->deadline_ns);
+				release_locked(i, g, now_ns(), !g->revoked && now < g->deadline_ns, false);
 			} else if (!g->revoked && now < g->deadline_ns) {
 				atomic_store(&g->open_until, until);
 			}

@@ -305,7 +305,9 @@ static void memory_protocol(void)
 /*
  * Six leases to a child that launches 0.5 ms kernels without pause: 1-3 and 5-6 of 20 ms, each
  * released once used up (gpu_time at least the lease, and the overrun bounded by pacing); 4
- * open-ended, released at once when revoked.  Then the child is killed.  Every release carries
+ * open-ended, released at once when revoked.  Each ends with the child's kernels still queued
+ * (work_pending), and a work report of the lease follows when they are done.  Then the child is
+ * killed.  Every release carries
  * the time it was sent (between the grant and its arrival here); lease 1's grant has no
  * gpu_free_mono_ns, so its release reports no hand-off; the others' grants say the GPU became
  * free 1 ms before they were sent, so their releases report a hand-off of at least 1 ms.
@@ -331,6 +333,35 @@ static int release_stamped(const Softmig__V1__ClientFrame *f, uint64_t id, int64
 	return ok;
 }
 
+static int pending_releases, work_reports, good_work_reports;
+
+/*
+ * The next frame of the lease protocol; a lease's work report (the second LeaseRelease of a
+ * lease released with its last kernels still running) is counted and checked, not returned:
+ * it names a lease released with work pending, and its work began no later than it ended, now
+ * at the latest, within a second.
+ */
+static Softmig__V1__ClientFrame *next_lease_frame(int fd, int ms)
+{
+	for (;;) {
+		Softmig__V1__ClientFrame *f = next_frame(fd, ms);
+		const Softmig__V1__LeaseRelease *r;
+
+		if (!f || f->body_case != SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE)
+			return f;
+		r = f->lease_release;
+		if (r->work_pending)
+			pending_releases++;
+		if (!r->work_end_mono_ns)
+			return f;
+		work_reports++;
+		if (r->work_start_mono_ns > 0 && r->work_end_mono_ns >= r->work_start_mono_ns &&
+		    r->work_end_mono_ns <= now_ns() && r->work_end_mono_ns - r->work_start_mono_ns < 1000000000LL &&
+		    !r->work_pending)
+			good_work_reports++;
+	}
+}
+
 static void lease_protocol(void)
 {
 	char *argv[] = { (char *)"launch_probe", (char *)"kernel", (char *)"30", (char *)"--sync-every", (char *)"0",
@@ -349,12 +380,12 @@ static void lease_protocol(void)
 		Softmig__V1__LeaseGrant g = SOFTMIG__V1__LEASE_GRANT__INIT;
 
 		/* the child asks, then waits: nothing else arrives before the grant */
-		f = next_frame(fd, 3000);
+		f = next_lease_frame(fd, 3000);
 		if (!f || f->body_case != SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_REQUEST)
 			break;
 		requests++;
 		if (id == 1)
-			CHECK(next_frame(fd, 100) == NULL);
+			CHECK(next_lease_frame(fd, 100) == NULL);
 		g.lease_id = id;
 		g.duration_us = id == 4 ? 0 : 20000;
 		granted_ns = now_ns();
@@ -373,7 +404,7 @@ static void lease_protocol(void)
 			rs.lease_revoke = &r;
 			t0 = now_ms();
 			send_frame(fd, &rs);
-			f = next_frame(fd, 1000);
+			f = next_lease_frame(fd, 1000);
 			revoked_release = f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE &&
 					  f->lease_release->lease_id == id && now_ms() - t0 < 200;
 			if (!revoked_release)
@@ -382,7 +413,7 @@ static void lease_protocol(void)
 			stamped_releases += release_stamped(f, id, granted_ns);
 			continue;
 		}
-		f = next_frame(fd, 1000);
+		f = next_lease_frame(fd, 1000);
 		stamped_releases += release_stamped(f, id, granted_ns);
 		if (f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_LEASE_RELEASE && f->lease_release->lease_id == id &&
 		    !f->lease_release->idle && f->lease_release->gpu_time_us >= 19000 &&
@@ -400,6 +431,10 @@ static void lease_protocol(void)
 	CHECK(good_releases >= 4);
 	CHECK(revoked_release);
 	CHECK(stamped_releases == 6);
+	/* leases that ran out (1-3, 5) or were revoked (4) ended with their kernels still queued */
+	CHECK(pending_releases >= 5);
+	f = next_lease_frame(fd, 200); /* the last lease's work report, if still on its way */
+	CHECK(work_reports >= pending_releases - 1 && good_work_reports == work_reports);
 	kill(c.pid, SIGKILL);
 	waitpid(c.pid, NULL, 0);
 	close(fd);

@@ -381,7 +381,10 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                 nanos(r.getGpuTimeUs()),
                 r.getIdle(),
                 r.getReleasedMonoNs(),
-                Math.max(0, r.getHandoffNs())));
+                Math.max(0, r.getHandoffNs()),
+                r.getWorkPending(),
+                r.getWorkStartMonoNs(),
+                r.getWorkEndMonoNs()));
       }
     }
   }

@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -19,19 +18,16 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.LongSupplier;
-import org.softmig.gpu.domain.LatencyReservoir;
+import org.softmig.gpu.domain.LeaseSharing;
 import org.softmig.gpu.domain.MemoryLedger;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * One physical GPU. Every memory request and every lease request of every job on the GPU passes
  * through this actor, one at a time: that is what makes the limits exact. A thin shell over {@link
- * MemoryLedger} (memory) and {@link TimeSliceScheduler} (SM time-slice leases).
- *
- * <p>Leases are per job; the sessions of the holding job that asked all get the grant (a session
- * that asks later gets the current lease with what is left of it). The lease ends when every
- * session that got it has released it or closed; the job is charged the longest GPU time any of
- * them reported. A session that closes leaves the lease at once, charged the time since the grant.
+ * MemoryLedger} (memory) and {@link LeaseSharing} over {@link TimeSliceScheduler} (SM time-slice
+ * leases, shared by the sessions of a job). Lease requests come straight from the connection and
+ * grants go straight back to it ({@link SessionOutput}), like memory requests and replies.
  */
 public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
@@ -70,7 +66,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    * stopped launching (otherwise it wants the next lease). {@code releasedMonoNanos}: when the
    * process sent it, in the node's CLOCK_MONOTONIC (0 = unknown); {@code handoffNanos}: the
    * hand-off the process saw for this lease, from the GPU becoming free to the grant's arrival (0
-   * = unknown).
+   * = unknown). {@code workPending}: its last kernels still run, a second release of the same
+   * lease follows with {@code workEndMonoNanos} (and {@code workStartMonoNanos}) set, when they
+   * are done ({@link LeaseSharing#workDone}).
    */
   public record LeaseRelease(
       long sessionId,
@@ -78,10 +76,23 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       long gpuTimeNanos,
       boolean idle,
       long releasedMonoNanos,
-      long handoffNanos)
+      long handoffNanos,
+      boolean workPending,
+      long workStartMonoNanos,
+      long workEndMonoNanos)
       implements Command {
     public LeaseRelease(long sessionId, long leaseId, long gpuTimeNanos, boolean idle) {
       this(sessionId, leaseId, gpuTimeNanos, idle, 0, 0);
+    }
+
+    public LeaseRelease(
+        long sessionId,
+        long leaseId,
+        long gpuTimeNanos,
+        boolean idle,
+        long releasedMonoNanos,
+        long handoffNanos) {
+      this(sessionId, leaseId, gpuTimeNanos, idle, releasedMonoNanos, handoffNanos, false, 0, 0);
     }
   }
 
@@ -147,7 +158,6 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private static final int HISTORY = 1024;
   /** Due deadlines ticked at once in one message, before falling back to the timer. */
   private static final int MAX_IMMEDIATE_TICKS = 8;
-  private static final int HANDOFF_SAMPLES = 1024;
 
   private static final class JobEntry {
     String user = "";
@@ -161,16 +171,6 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long refusals;
     long gpuNanos;
     long waitNanos;
-    // lease state
-    final Set<Long> askers = new LinkedHashSet<>();
-    final Set<Long> holders = new LinkedHashSet<>();
-    long leaseId;
-    long leaseGrantedAt;
-    long leaseNanos;
-    long leaseUsedNanos;
-    long askingSince; // when the job started waiting for its next lease; 0 = not waiting
-    long leaseReleasedAt; // latest release of the current lease by its holders; 0 = none yet
-    final LatencyReservoir handoffs = new LatencyReservoir(HANDOFF_SAMPLES);
 
     JobEntry(long startedUnixMs) {
       this.startedUnixMs = startedUnixMs;
@@ -186,11 +186,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private final LongSupplier clock;
   private final MemoryLedger ledger;
   private final TimeSliceScheduler scheduler;
+  private final LeaseSharing leases;
   private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
   private final Map<Long, SessionEntry> sessions = new HashMap<>();
-  // When the GPU last became free, in the clock's time base (CLOCK_MONOTONIC in production): the
-  // end of the last lease, or a request that found no lease running. Sent with the next grant.
-  private long gpuFreeAt;
   private final LinkedHashMap<String, JobEntry> history =
       new LinkedHashMap<>() {
         @Override
@@ -224,6 +222,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
     this.ledger.setContextReserve(settings.contextReserveBytes());
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
+    this.leases = new LeaseSharing(scheduler);
   }
 
   @Override
@@ -265,6 +264,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     job.smLimitPercent = device.smLimitPercent();
     job.pids.add(spec.pid());
     scheduler.setLimit(spec.jobId(), device.smLimitPercent());
+    leases.join(spec.jobId(), spec.sessionId());
     sessions.put(
         spec.sessionId(),
         new SessionEntry(spec, device.deviceIndex(), attach.output(), attach.session()));
@@ -307,7 +307,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     updateMemoryFigures(jobId, job);
     timers.cancel("credit-" + detach.sessionId());
     apply(ledger.detach(detach.sessionId()));
-    leaveLease(jobId, job, detach.sessionId());
+    act(leases.leave(detach.sessionId(), clock.getAsLong()));
     forgetIfIdle(jobId);
     getContext()
         .getLog()
@@ -422,27 +422,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   // ------------------------------------------------------------------ leases
 
   private Behavior<Command> onLeaseRequest(LeaseRequest request) {
-    SessionEntry entry = sessions.get(request.sessionId());
-    if (entry == null) {
-      return this;
-    }
-    String jobId = entry.spec().jobId();
-    JobEntry job = jobs.get(jobId);
-    long now = clock.getAsLong();
-    if (job.leaseId != 0 && !job.holders.contains(request.sessionId())) {
-      long left = job.leaseNanos == 0 ? 0 : job.leaseNanos - (now - job.leaseGrantedAt);
-      if (job.leaseNanos == 0 || left > 0) {
-        job.holders.add(request.sessionId());
-        entry.ref().tell(new SessionActor.LeaseGranted(entry.deviceIndex(), job.leaseId, left));
-        return this;
-      }
-    }
-    startAsking(job, now);
-    job.askers.add(request.sessionId());
-    if (scheduler.currentLeaseId().isEmpty()) {
-      gpuFreeAt = now;
-    }
-    act(scheduler.request(jobId, now), now);
+    act(leases.request(request.sessionId(), clock.getAsLong()));
     return this;
   }
 
@@ -451,160 +431,85 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (entry == null) {
       return this;
     }
-    String jobId = entry.spec().jobId();
-    JobEntry job = jobs.get(jobId);
     long now = clock.getAsLong();
-    if (release.handoffNanos() > 0) {
-      job.handoffs.record(release.handoffNanos());
-      settings.grants().handedOff(gpu.uuid(), jobId, job.user, release.handoffNanos());
-    }
-    if (!release.idle()) {
-      startAsking(job, now);
-      job.askers.add(release.sessionId());
-    } else {
-      job.askers.remove(release.sessionId());
-      stopAskingIfNobodyAsks(job);
-    }
-    if (release.leaseId() != job.leaseId || !job.holders.remove(release.sessionId())) {
-      // A late release of a lease already taken back: the scheduler charges nothing more, but
-      // learns that the job is alive.
+    if (release.workEndMonoNanos() > 0) {
       act(
-          scheduler.release(
-              jobId, release.leaseId(), release.gpuTimeNanos(), !job.askers.isEmpty(), now),
-          now);
+          leases.workDone(
+              release.sessionId(),
+              release.leaseId(),
+              release.workStartMonoNanos(),
+              release.workEndMonoNanos(),
+              now));
       return this;
     }
-    job.leaseUsedNanos = Math.max(job.leaseUsedNanos, release.gpuTimeNanos());
-    long releasedAt = release.releasedMonoNanos() > 0 ? release.releasedMonoNanos() : now;
-    job.leaseReleasedAt = Math.max(job.leaseReleasedAt, releasedAt);
-    endLeaseIfReleased(jobId, job, now);
+    if (release.handoffNanos() > 0) {
+      String jobId = entry.spec().jobId();
+      settings.grants().handedOff(gpu.uuid(), jobId, jobs.get(jobId).user, release.handoffNanos());
+    }
+    act(
+        leases.release(
+            new LeaseSharing.Release(
+                release.sessionId(),
+                release.leaseId(),
+                release.gpuTimeNanos(),
+                release.idle(),
+                release.releasedMonoNanos(),
+                release.handoffNanos(),
+                release.workPending()),
+            now));
     return this;
   }
 
   private Behavior<Command> onTick() {
-    long now = clock.getAsLong();
-    act(scheduler.tick(now), now);
+    act(leases.tick(clock.getAsLong()));
     return this;
   }
 
-  /** A session leaves the job's lease: it no longer asks, and no longer holds. */
-  private void leaveLease(String jobId, JobEntry job, long sessionId) {
-    long now = clock.getAsLong();
-    job.askers.remove(sessionId);
-    stopAskingIfNobodyAsks(job);
-    if (job.leaseId != 0 && job.holders.remove(sessionId)) {
-      job.leaseUsedNanos = Math.max(job.leaseUsedNanos, now - job.leaseGrantedAt);
-      job.leaseReleasedAt = Math.max(job.leaseReleasedAt, now);
-      endLeaseIfReleased(jobId, job, now);
-    } else if (job.leaseId == 0 && job.askers.isEmpty()) {
-      act(scheduler.withdraw(jobId, now), now);
-    }
-  }
-
-  private void endLeaseIfReleased(String jobId, JobEntry job, long now) {
-    if (!job.holders.isEmpty()) {
-      return;
-    }
-    long leaseId = job.leaseId;
-    long used = job.leaseUsedNanos;
-    gpuFreeAt = job.leaseReleasedAt > 0 ? job.leaseReleasedAt : now;
-    job.leaseId = 0;
-    job.leaseUsedNanos = 0;
-    job.leaseReleasedAt = 0;
-    act(scheduler.release(jobId, leaseId, used, !job.askers.isEmpty(), now), now);
-  }
-
   /**
-   * Carries out what the scheduler decided, then re-arms the timer. A deadline that is already
-   * due (the scheduler often hands the GPU on "now", right after a release) is ticked here and
-   * then, not through the timer: an Akka timer, even of zero delay, waits for the scheduler's next
-   * tick, which put about half a millisecond into every hand-off.
+   * Sends what the lease sharing decided, then re-arms the timer. A deadline that is already due
+   * (the scheduler often hands the GPU on "now", right after a release) is ticked here and then,
+   * not through the timer: an Akka timer, even of zero delay, waits for the scheduler's next tick,
+   * which put about half a millisecond into every hand-off.
    */
-  private void act(List<TimeSliceScheduler.Action> actions, long now) {
+  private void act(List<LeaseSharing.Effect> effects) {
     for (int round = 0; ; round++) {
-      for (TimeSliceScheduler.Action action : actions) {
-        if (action instanceof TimeSliceScheduler.Grant g) {
-          grant(g, now);
-        } else if (action instanceof TimeSliceScheduler.Revoke r) {
-          revoke(r);
-        }
+      for (LeaseSharing.Effect effect : effects) {
+        send(effect);
       }
-      OptionalLong deadline = scheduler.nextDeadlineNanos();
+      OptionalLong deadline = leases.nextDeadlineNanos();
       if (deadline.isEmpty()) {
         timers.cancel(Tick.INSTANCE);
         return;
       }
-      now = clock.getAsLong();
+      long now = clock.getAsLong();
       long delay = deadline.getAsLong() - now;
       if (delay > 0 || round >= MAX_IMMEDIATE_TICKS) {
         timers.startSingleTimer(Tick.INSTANCE, Duration.ofNanos(Math.max(0, delay)));
         return;
       }
-      actions = scheduler.tick(now);
+      effects = leases.tick(now);
     }
   }
 
-  private static void startAsking(JobEntry job, long now) {
-    if (job.askingSince == 0) {
-      job.askingSince = now;
-    }
-  }
-
-  private static void stopAskingIfNobodyAsks(JobEntry job) {
-    if (job.askers.isEmpty()) {
-      job.askingSince = 0;
-    }
-  }
-
-  private void grant(TimeSliceScheduler.Grant g, long now) {
-    JobEntry job = jobs.get(g.jobId());
-    if (job == null || job.askers.isEmpty()) {
-      // nobody is left to use it: give it straight back
-      act(scheduler.release(g.jobId(), g.leaseId(), 0, false, now), now);
-      return;
-    }
-    job.leaseId = g.leaseId();
-    job.leaseGrantedAt = now;
-    job.leaseNanos = g.durationNanos();
-    job.leaseUsedNanos = 0;
-    job.leaseReleasedAt = 0;
-    // a lease the scheduler ended by itself (overdue) freed the GPU in this very step
-    long gpuFree = gpuFreeAt > 0 ? gpuFreeAt : now;
-    gpuFreeAt = 0;
-    job.holders.clear();
-    job.holders.addAll(job.askers);
-    job.askers.clear();
-    long latency = job.askingSince == 0 ? 0 : now - job.askingSince;
-    job.askingSince = 0;
-    settings.grants().granted(gpu.uuid(), g.jobId(), job.user, latency);
-    for (long sessionId : job.holders) {
-      SessionEntry entry = sessions.get(sessionId);
-      entry
-          .ref()
-          .tell(
-              new SessionActor.LeaseGranted(
-                  entry.deviceIndex(), g.leaseId(), g.durationNanos(), gpuFree));
-    }
-  }
-
-  private void revoke(TimeSliceScheduler.Revoke r) {
-    JobEntry job = jobs.get(r.jobId());
-    if (job == null || job.leaseId != r.leaseId()) {
-      return;
-    }
-    for (long sessionId : job.holders) {
-      SessionEntry entry = sessions.get(sessionId);
-      entry.ref().tell(new SessionActor.LeaseRevoked(entry.deviceIndex(), r.leaseId()));
-    }
-    if (scheduler.currentLeaseId().orElse(0) != r.leaseId()) {
-      // revoked as overdue: the scheduler has already ended and charged the lease; the holders
-      // still want the GPU
-      startAsking(job, clock.getAsLong());
-      job.askers.addAll(job.holders);
-      job.holders.clear();
-      job.leaseId = 0;
-      job.leaseUsedNanos = 0;
-      job.leaseReleasedAt = 0;
+  /** Grants and revokes go straight to the connection, the way they came. */
+  private void send(LeaseSharing.Effect effect) {
+    if (effect instanceof LeaseSharing.Grant g) {
+      SessionEntry entry = sessions.get(g.sessionId());
+      if (entry != null) {
+        entry
+            .output()
+            .send(
+                new SessionActor.LeaseGranted(
+                    entry.deviceIndex(), g.leaseId(), g.durationNanos(), g.gpuFreeMonoNanos()));
+      }
+    } else if (effect instanceof LeaseSharing.Revoke r) {
+      SessionEntry entry = sessions.get(r.sessionId());
+      if (entry != null) {
+        entry.output().send(new SessionActor.LeaseRevoked(entry.deviceIndex(), r.leaseId()));
+      }
+    } else if (effect instanceof LeaseSharing.JobGranted g) {
+      JobEntry job = jobs.get(g.jobId());
+      settings.grants().granted(gpu.uuid(), g.jobId(), job == null ? "" : job.user, g.waitedNanos());
     }
   }
 
@@ -733,7 +638,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       jobs.remove(jobId);
       history.put(jobId, job);
       ledger.removeJob(jobId);
-      act(scheduler.removeJob(jobId, now), now);
+      act(leases.removeJob(jobId, now));
     }
   }
 
@@ -777,8 +682,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
               s.sharePercentLast10s(),
               s.gpuNanosTotal(),
               s.waitNanosTotal(),
-              job.handoffs.percentile(0.50),
-              job.handoffs.percentile(0.99),
+              leases.handoffPercentile(jobId, 0.50),
+              leases.handoffPercentile(jobId, 0.99),
               job.placed,
               processes));
     }

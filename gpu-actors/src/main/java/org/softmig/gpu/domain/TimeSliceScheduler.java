@@ -201,6 +201,38 @@ public final class TimeSliceScheduler {
   }
 
   /**
+   * Charges the job {@code deltaNanos} more GPU time (negative: gives time back) for a lease that
+   * has already ended, once its real GPU time is known (a lease released while its last kernels
+   * still ran). Through the bucket under {@code CAP} and the virtual time under {@code SHARE},
+   * the correction moves the job's later turns, so long-run shares stay exact. Returns the
+   * actions it makes due.
+   */
+  public List<Action> adjust(String jobId, long deltaNanos, long nowNanos) {
+    requireJobId(jobId);
+    long now = advance(nowNanos);
+    List<Action> actions = new ArrayList<>();
+    Job job = jobs.get(jobId);
+    if (job == null || deltaNanos == 0) {
+      return actions;
+    }
+    settleBucket(job, now);
+    job.tokens -= deltaNanos;
+    if (!holds(job)) {
+      job.tokens = Math.min(job.tokens, (job.waiting ? 2.0 : 1.0) * settings.leaseNanos());
+    }
+    job.vtime += deltaNanos / weight(job);
+    job.gpuNanosTotal = Math.max(0, job.gpuNanosTotal + deltaNanos);
+    if (deltaNanos > 0) {
+      job.recordUsage(now - deltaNanos, now);
+    }
+    if (job.waiting) {
+      job.readyAt = readyAt(job, job.requestedAt);
+    }
+    grantNext(now, actions);
+    return actions;
+  }
+
+  /**
    * No process of the job wants the GPU any more: a waiting job leaves the queue; a holder's lease
    * ends as if released now, charged the time since the grant.
    */

@@ -178,6 +178,36 @@ class GpuActorTest {
   }
 
   @Test
+  void aReleaseWithWorkPendingHandsTheGpuOnAndItsWorkReportSettlesTheCharge() {
+    var gpu = gpu(TimeSliceScheduler.Policy.CAP);
+    var a = attach(gpu, 1, "a", 0, 50);
+    var b = attach(gpu, 2, "b", 0, 50);
+    gpu.tell(new GpuActor.LeaseRequest(1));
+    var aGrant = a.expectMessageClass(SessionActor.LeaseGranted.class);
+    long grantedAt = clock.get();
+    gpu.tell(new GpuActor.LeaseRequest(2));
+
+    clock.addAndGet(20 * MS);
+    gpu.tell(
+        new GpuActor.LeaseRelease(
+            1, aGrant.leaseId(), 20 * MS, false, clock.get(), 0, true, 0, 0));
+    b.expectMessageClass(SessionActor.LeaseGranted.class); // while a's last kernels still run
+
+    clock.addAndGet(4 * MS);
+    gpu.tell(
+        new GpuActor.LeaseRelease(
+            1, aGrant.leaseId(), 24 * MS, false, clock.get(), 0, false, grantedAt, clock.get()));
+    TestProbe<GpuSnapshot> snapshots = testKit.createTestProbe();
+    gpu.tell(new GpuActor.GetSnapshot(snapshots.ref()));
+    Map<String, GpuSnapshot.JobSnapshot> jobs = new HashMap<>();
+    for (GpuSnapshot.JobSnapshot job : snapshots.receiveMessage().jobs()) {
+      jobs.put(job.jobId(), job);
+    }
+    assertThat(jobs.get("a").gpuTimeNanos()).isEqualTo(24 * MS);
+    a.expectNoMessage(Duration.ofMillis(50)); // the work report asked for nothing
+  }
+
+  @Test
   void aSessionThatClosesLeavesTheLeaseAtOnce() {
     var gpu = gpu(TimeSliceScheduler.Policy.SHARE);
     var a = attach(gpu, 1, "a", 0, 50);
