@@ -2,8 +2,12 @@
 
 bench/gpu/spin runs a calibrated busy kernel (2 ms alone) through one launch path; a job's
 share is its kernel rate over the same variant's rate alone without the shim, in percent.
-Steps: alone and noshim (baseline phase), caps (cap phase), overhead, pairs, tiny, handoff
-and torch (share phase).  See docs/GPU-SUITE.md.
+Steps: alone and noshim (baseline phase), caps (cap phase), overhead, pairs, tiny, handoff,
+busy and torch (share phase).  busy measures the hand-off table (2/4/8 busy jobs, 70/30 and
+10/90 pairs, the tiny-kernel pair, hand-off p50/p99 with 8 jobs) against a bare run of the
+same kernels made just before, in every repetition (bare, softmig, bare, softmig, ...), so
+that with --reps N each row's median and spread come from interleaved runs.  See
+docs/GPU-SUITE.md.
 """
 
 import os
@@ -20,6 +24,11 @@ TINY_DIVISOR = 100      # tiny kernels: BUSY_US / 100 = 20 us
 TINY_SYNC_EVERY = 8
 SHARE_TOLERANCE = 2.0   # points
 TORCH_TOLERANCE = 5.0   # points; training loops have CPU phases
+BUSY_TOLERANCE = 1.0    # points: busy jobs' shares (the hand-off table's target)
+BUSY_AGGREGATE = 98.0   # % of one job alone for 2, 4 and 8 busy jobs together
+TINY_AGGREGATE = 95.0   # % of one alone for the tiny-kernel pair
+HANDOFF_P50_US = 50
+HANDOFF_P99_US = 250
 
 
 class Compute(core.Area):
@@ -96,7 +105,8 @@ class Compute(core.Area):
                        preload=False, seconds=half)
 
     def group_run(self, phase, name, variant, limits, preload=True, check_shares=False,
-                  aggregate_target=None, status_probe=False, seconds=None):
+                  aggregate_target=None, status_probe=False, seconds=None,
+                  tolerance=SHARE_TOLERANCE):
         """Runs len(limits) copies of a variant together; reports shares and the aggregate."""
         seconds = seconds or self.seconds
         base = self.alone_rates.get(variant)
@@ -127,7 +137,7 @@ class Compute(core.Area):
             share = 100.0 * res["kernel_rate"] / rate0 if res else None
             shares.append(share)
             if check_shares and lim:
-                ok = share is not None and abs(share - lim) <= SHARE_TOLERANCE
+                ok = share is not None and abs(share - lim) <= tolerance
                 self.results.add("compute", f"{name}.job{i}_share", ok,
                                  round(share, 2) if share is not None else None, lim, "%",
                                  window_note(res, base))
@@ -196,6 +206,55 @@ class Compute(core.Area):
 
     def torch(self):
         self.torch_pairs()
+
+    def bare_baseline(self, variant):
+        """Runs the variant alone without the shim now; its rate is the denominator that follows."""
+        kw = dict(self.variants()[variant])
+        kw["seconds"] = self.seconds
+        if not self.has_time(self.seconds + 5, f"bare.{variant}"):
+            return False
+        res = self.run_together([(variant, self.spin_cmd(label="bare-" + variant, **kw),
+                                  self.base_env())], self.seconds + 40)[variant]
+        self.results.raw(f"compute.share.bare.{variant}", res)
+        if res:
+            self.alone_rates[variant] = res
+            self.results.add("compute", f"busy.bare_{variant}_rate", None,
+                             round(res["kernel_rate"], 2), None, "kernels/s",
+                             "the bare run the following rows are shares of")
+        return bool(res)
+
+    def busy(self):
+        """The hand-off table: busy jobs together as % of a bare run made just before."""
+        if not self.calibrate() or not self.bare_baseline("launch"):
+            return
+        for name, limits, target, check in (("busy2_50_50", [50, 50], BUSY_AGGREGATE, True),
+                                            ("busy4", [25] * 4, BUSY_AGGREGATE, True),
+                                            ("pair70_30", [70, 30], None, True),
+                                            ("pair10_90", [10, 90], None, True),
+                                            ("busy8", [12.5] * 8, BUSY_AGGREGATE, False)):
+            res = self.group_run("share", f"busy.{name}", "launch", limits, check_shares=check,
+                                 aggregate_target=target, status_probe=len(limits) == 8,
+                                 tolerance=BUSY_TOLERANCE)
+            if res and len(limits) == 8:
+                self.handoff_checks(res[1], "suite-share-busy-busy8", "busy.handoff")
+        if self.bare_baseline("tiny_sync"):
+            self.group_run("share", "busy.tiny_pair", "tiny_sync", [50, 50],
+                           aggregate_target=TINY_AGGREGATE)
+
+    def handoff_checks(self, status, job_prefix, name):
+        """Hand-off p50/p99 (median over the jobs' p50, max of their p99) from status --json."""
+        jobs = [j for j in status_jobs(status) if str(j.get("job_id", "")).startswith(job_prefix)]
+        p50s = [float(j["grant_latency_p50_us"]) for j in jobs if j.get("grant_latency_p50_us")]
+        p99s = [float(j["grant_latency_p99_us"]) for j in jobs if j.get("grant_latency_p99_us")]
+        if not p50s:
+            self.results.add("compute", f"{name}.p50", False, None, HANDOFF_P50_US, "us",
+                             "status --json showed no hand-off for the jobs")
+            return
+        self.results.add("compute", f"{name}.p50", statistics.median(p50s) <= HANDOFF_P50_US,
+                         statistics.median(p50s), HANDOFF_P50_US, "us",
+                         f"median over the {len(p50s)} reporting jobs' p50")
+        self.results.add("compute", f"{name}.p99", max(p99s) <= HANDOFF_P99_US, max(p99s),
+                         HANDOFF_P99_US, "us", f"max over the {len(p99s)} reporting jobs' p99")
 
     def launch_overhead(self):
         base = self.alone_rates.get("empty")
@@ -309,6 +368,9 @@ AREA = AreaSpec("compute", Compute, summary="compute shares, efficiency, overhea
          summary="two jobs of 20 us kernels synchronising every 8 launches"),
     Step("handoff", "share", "handoff", needs=lambda s: s + 6, repeat=True, requires=("alone",),
          summary="lease hand-off latency p50/p99 with 8 jobs at 12.5 %"),
+    Step("busy", "share", "busy", needs=lambda s: 8 * s + 45, repeat=True,
+         summary="hand-off table vs a bare run just before: 2/4/8 busy jobs, 70/30, 10/90, "
+                 "tiny pair, hand-off p50/p99 (8 jobs)"),
     Step("torch", "share", "torch", needs=lambda s: 2 * (s + 20), repeat=True,
          summary="two PyTorch training loops at 50/50 and 70/30"),
 ])
