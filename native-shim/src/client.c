@@ -5,12 +5,14 @@
  * reads ServerFrames and hands them to memory.c and lease.c, flushes usage reports, runs the
  * lease idle check, and on any error closes the socket and reconnects with backoff (10 ms
  * doubling to 1 s), sending Hello{reconnect, holdings} so the coordinator rebuilds its ledger
- * exactly.  While the coordinator is away the process keeps running: memory is enforced
- * locally against the last known limits and launches run ungated.
+ * from the claim.  While the coordinator is away the process keeps running within its away
+ * budget (memory.c) and launches run ungated.
  *
  * Any thread may write a frame (client_send) under send_mu; MemReserve waits for its
- * MemReply in a pending slot under mu.  Lock order: memory/lease locks, then send_mu; mu is
- * never held while calling out.
+ * MemReply in a pending slot under mu.  A full window of slots makes the caller wait for one
+ * (back-pressure, never "coordinator away").  A coordinator that does not answer a reserve or a
+ * Hello within REPLY_TIMEOUT_S is taken for stalled: the connection is dropped and made again.
+ * Lock order: memory/lease locks, then send_mu; mu is never held while calling out.
  */
 #define _GNU_SOURCE
 #include "client.h"
@@ -36,7 +38,7 @@
 #include "shim.h"
 
 #define MAX_PENDING 64
-#define REPLY_TIMEOUT_S 5
+#define REPLY_TIMEOUT_S 30
 #define START_WAIT_MS 2000
 #define REPORT_EVERY_NS 20000000LL
 
@@ -57,6 +59,7 @@ static struct {
 	atomic_int welcomed;
 	uint64_t generation;
 	uint64_t next_id;
+	int64_t hello_at;     /* CLOCK_MONOTONIC ns of the Hello on this connection; 0 = none */
 	bool ever_welcomed;
 	bool attempted;       /* the first connect attempt finished (Welcome, refusal or failure) */
 	bool refused;         /* GPU access denied: do not reconnect */
@@ -248,6 +251,7 @@ static int connect_once(void)
 	pthread_mutex_lock(&cl.send_mu);
 	cl.fd = fd;
 	pthread_mutex_unlock(&cl.send_mu);
+	cl.hello_at = mono_ns();
 	if (send_hello() != 0)
 		return -1;
 	log_msg(LOG_INFO, "connected to %s", path);
@@ -263,6 +267,7 @@ static void disconnect(const char *why)
 		close(cl.fd);
 	cl.fd = -1;
 	pthread_mutex_unlock(&cl.send_mu);
+	cl.hello_at = 0;
 	atomic_store_explicit(&cl.welcomed, 0, memory_order_release);
 	pthread_mutex_lock(&cl.mu);
 	cl.generation++;
@@ -284,6 +289,7 @@ static void complete(uint64_t id, int result, const Softmig__V1__MemReply *r)
 			continue;
 		p->done = true;
 		p->result = result;
+		memset(&p->reply, 0, sizeof(p->reply));
 		if (r) {
 			p->reply.granted = r->granted;
 			p->reply.job_used = r->job_used_bytes;
@@ -314,7 +320,10 @@ static void on_limits(size_t n, Softmig__V1__DeviceLimits **limits, uint32_t lea
 static void on_error(uint64_t request_id, const Softmig__V1__Error *e)
 {
 	if (request_id) {
-		complete(request_id, -1, NULL);
+		/* the coordinator would not decide it (a bad device index): a refusal, never a retry */
+		log_msg(LOG_ERR, "coordinator error %d on request %llu: %s", (int)e->code,
+			(unsigned long long)request_id, e->message ? e->message : "");
+		complete(request_id, 0, NULL);
 		return;
 	}
 	if (!client_welcomed() && e->code == SOFTMIG__V1__ERROR__CODE__PERMISSION_DENIED) {
@@ -462,6 +471,11 @@ static void *client_main(void *arg)
 				continue;
 			}
 		}
+		if (!client_welcomed() && cl.hello_at &&
+		    mono_ns() - cl.hello_at > (int64_t)REPLY_TIMEOUT_S * 1000000000LL) {
+			disconnect("no Welcome in time");
+			continue;
+		}
 		if (client_welcomed() && mono_ns() - last_report >= REPORT_EVERY_NS) {
 			mem_flush_reports();
 			last_report = mono_ns();
@@ -526,22 +540,28 @@ int client_mem_reserve(int dev, uint64_t bytes, int kind, struct client_mem_repl
 	struct timespec deadline;
 	uint64_t gen;
 	int result = -1;
-	bool sent;
+	bool sent, stalled = false;
 
 	if (!client_welcomed())
 		return -1;
 	pthread_mutex_lock(&cl.mu);
-	for (int i = 0; i < MAX_PENDING && !slot; i++)
-		if (!cl.slots[i].used)
-			slot = &cl.slots[i];
-	if (!slot) {
-		pthread_mutex_unlock(&cl.mu);
-		return -1;
+	gen = cl.generation;
+	for (;;) {
+		for (int i = 0; i < MAX_PENDING && !slot; i++)
+			if (!cl.slots[i].used)
+				slot = &cl.slots[i];
+		if (slot)
+			break;
+		/* every slot is busy: back-pressure, wait for one (a lost connection frees them all) */
+		pthread_cond_wait(&cl.cv, &cl.mu);
+		if (cl.generation != gen) {
+			pthread_mutex_unlock(&cl.mu);
+			return -1;
+		}
 	}
 	memset(slot, 0, sizeof(*slot));
 	slot->used = true;
 	slot->id = ++cl.next_id;
-	gen = cl.generation;
 	pthread_mutex_unlock(&cl.mu);
 
 	m.device_index = (uint32_t)dev;
@@ -556,16 +576,24 @@ int client_mem_reserve(int dev, uint64_t bytes, int kind, struct client_mem_repl
 	deadline.tv_sec += REPLY_TIMEOUT_S;
 	pthread_mutex_lock(&cl.mu);
 	while (sent && !slot->done && cl.generation == gen)
-		if (pthread_cond_timedwait(&cl.cv, &cl.mu, &deadline) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&cl.cv, &cl.mu, &deadline) == ETIMEDOUT) {
+			stalled = !slot->done && cl.generation == gen;
 			break;
+		}
 	if (slot->done) {
 		result = slot->result;
 		*reply = slot->reply;
 	}
 	slot->used = false;
+	pthread_cond_broadcast(&cl.cv); /* a slot is free */
 	pthread_mutex_unlock(&cl.mu);
-	if (result < 0)
-		log_msg(LOG_WARN, "no answer to a reservation of %llu bytes on device %d: deciding locally",
-			(unsigned long long)bytes, dev);
+	if (stalled) {
+		log_msg(LOG_WARN, "no answer to a reservation of %llu bytes on device %d in %d s: reconnecting",
+			(unsigned long long)bytes, dev, REPLY_TIMEOUT_S);
+		pthread_mutex_lock(&cl.send_mu);
+		if (cl.fd >= 0)
+			shutdown(cl.fd, SHUT_RDWR); /* the socket thread sees EOF and reconnects */
+		pthread_mutex_unlock(&cl.send_mu);
+	}
 	return result;
 }

@@ -2,24 +2,35 @@
  * Memory accounting for every path that creates device memory.
  *
  * Each allocation is reserved before the driver is called and the reservation is dropped if
- * the driver fails.  Where the reservation is decided:
- *   - credit mode: locally, up to the ceiling the coordinator lent (one process per job with a
- *     limit), usage reported asynchronously (UsageReport);
- *   - exact mode: MemReserve round trip, one per allocation (also without a limit, so the
- *     coordinator's ledger sees every byte on the card);
- *   - coordinator away (or not yet answered): locally, against the last known limit (Welcome,
- *     else config/env); no limit passes through.  What changed meanwhile is settled when the
- *     Welcome arrives (mem_on_welcome).
- * Over the limit the wrapper returns CUDA_ERROR_OUT_OF_MEMORY and the process lives.
+ * the driver fails.  Where the reservation is decided depends on the link to the coordinator:
+ *   - LINK_UP, credit: locally, while this process's usage plus its reserves in flight stays
+ *     within the ceiling the coordinator lent; the decisions go to the ledger as deltas
+ *     (MemReport: taken, freed), at least every 20 ms and always before a CreditReturn;
+ *   - LINK_UP, exact: a MemReserve round trip.  The bytes count as in flight from before the
+ *     request leaves until its answer is applied, so a credit granted meanwhile never lends them
+ *     twice.  A full request window waits for a slot; it is never taken for an absent coordinator;
+ *   - LINK_HELLO (connected, no Welcome yet): waits for the Welcome (the coordinator is there but
+ *     slow, e.g. stopped); the client gives up and reconnects after 30 s;
+ *   - LINK_AWAY (no connection): locally, within the away budget: the credit the process held
+ *     when the connection dropped, else nothing beyond what it holds (a process of a job without a
+ *     limit passes through); a process that never reached a coordinator uses its configured limit.
+ *     An allocation over the budget waits up to AWAY_WAIT_S for the coordinator to come back, then
+ *     is refused.  Everything decided locally is in the next Hello's holdings.
+ * Over the limit the wrapper returns CUDA_ERROR_OUT_OF_MEMORY and the process lives; one line
+ * goes to stderr (at most one a second).
  *
- * Locking: mem_mu protects devs[] and the pointer map.  It is never held across a driver call
- * or a round trip, but frames that must stay ordered with a credit change (UsageReport,
- * MemFree, CreditReturn) are written while it is held.
+ * Locking: mem_mu protects devs[], the link state and the pointer map.  It is never held across
+ * a driver call or a round trip, but frames that must stay ordered with a credit change
+ * (MemReport, MemFree, CreditReturn) are written while it is held.
  */
 #include "memory.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "interpose.h"
@@ -27,30 +38,57 @@
 #include "ptrmap.h"
 #include "shim.h"
 
+#define AWAY_WAIT_S 10
+#define HELLO_WAIT_S 35
+#define UNLIMITED UINT64_MAX
+
+enum link { LINK_AWAY, LINK_HELLO, LINK_UP };
+
 struct mem_dev {
 	uint64_t limit;        /* 0 = none */
-	uint64_t used;         /* this process's tracked bytes */
+	uint64_t used;         /* this process's bytes (reservations whose driver call is pending included) */
+	uint64_t inflight;     /* bytes of MemReserves waiting for their answer */
 	uint32_t allocations;
 	uint64_t job_used;     /* the job's usage as last told by the coordinator, then adjusted */
 	bool credit;
 	uint64_t ceiling;
 	uint64_t epoch;
-	bool dirty;            /* a UsageReport is due */
-	uint64_t report_peak;  /* highest used since the last UsageReport */
-	uint64_t report_refusals; /* local refusals since the last UsageReport */
+	uint64_t rep_taken;    /* decided locally under the credit, not reported yet */
+	uint64_t rep_freed;
+	bool dirty;            /* a MemReport is due */
+	uint64_t report_peak;  /* highest used since the last MemReport */
+	uint64_t report_refusals; /* local refusals since the last MemReport */
 	uint64_t hello_used;   /* used as sent in the last Hello's holdings */
+	uint64_t away_cap;     /* the most used may reach while the coordinator is away */
 };
 
 static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mem_cv = PTHREAD_COND_INITIALIZER;
 static struct mem_dev devs[CFG_MAX_DEVICES];
 static struct ptrmap ptrs;
+static enum link link_state = LINK_AWAY;
+static bool ever_up;
+
+static void init_cv(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&mem_cv, &a);
+	pthread_condattr_destroy(&a);
+}
 
 void mem_start(void)
 {
 	pthread_mutex_lock(&mem_mu);
+	init_cv();
+	link_state = LINK_AWAY;
+	ever_up = false;
 	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
 		memset(&devs[i], 0, sizeof(devs[i]));
 		devs[i].limit = cfg_mem_limit(&shim.cfg, i);
+		devs[i].away_cap = devs[i].limit ? devs[i].limit : UNLIMITED;
 	}
 	pthread_mutex_unlock(&mem_mu);
 }
@@ -58,7 +96,10 @@ void mem_start(void)
 void mem_after_fork(void)
 {
 	pthread_mutex_init(&mem_mu, NULL);
+	init_cv();
 	memset(devs, 0, sizeof(devs));
+	link_state = LINK_AWAY;
+	ever_up = false;
 	/* the child owns none of the parent's device memory; the table itself is leaked on purpose */
 	memset(&ptrs, 0, sizeof(ptrs));
 }
@@ -73,50 +114,54 @@ void mem_on_limit(int dev, uint64_t limit)
 	if (dev < 0 || dev >= CFG_MAX_DEVICES)
 		return;
 	pthread_mutex_lock(&mem_mu);
+	/* a credit is not dropped here: the coordinator revokes it, and the revoke is answered */
 	devs[dev].limit = limit;
-	devs[dev].credit = false;
-	devs[dev].job_used = devs[dev].used;
+	if (!devs[dev].credit)
+		devs[dev].job_used = devs[dev].used;
 	pthread_mutex_unlock(&mem_mu);
 }
 
-static void send_usage_locked(int dev)
+static void send_frame_locked(Softmig__V1__ClientFrame *f)
 {
-	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
-	Softmig__V1__UsageReport r = SOFTMIG__V1__USAGE_REPORT__INIT;
-
-	r.device_index = (uint32_t)dev;
-	r.used_bytes = devs[dev].used;
-	r.peak_bytes = devs[dev].report_peak > r.used_bytes ? devs[dev].report_peak : r.used_bytes;
-	r.refusals = devs[dev].report_refusals;
-	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_USAGE_REPORT;
-	f.usage_report = &r;
-	if (client_send(&f) == 0) {
-		devs[dev].dirty = false;
-		devs[dev].report_peak = devs[dev].used;
-		devs[dev].report_refusals = 0;
-	}
+	client_send(f);
 }
 
-static void send_mem_locked(int dev, bool reserve, uint64_t bytes)
+/* Reports what was decided locally since the last report (mem_mu held). */
+static void send_report_locked(int dev)
 {
 	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
-	Softmig__V1__MemReserve r = SOFTMIG__V1__MEM_RESERVE__INIT;
+	Softmig__V1__MemReport r = SOFTMIG__V1__MEM_REPORT__INIT;
+	struct mem_dev *d = &devs[dev];
+
+	r.device_index = (uint32_t)dev;
+	r.taken_bytes = d->rep_taken;
+	r.freed_bytes = d->rep_freed;
+	r.credit_epoch = d->credit ? d->epoch : 0;
+	r.peak_bytes = d->report_peak > d->used ? d->report_peak : d->used;
+	r.refusals = d->report_refusals;
+	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_REPORT;
+	f.mem_report = &r;
+	if (client_send(&f) == 0) {
+		d->rep_taken = 0;
+		d->rep_freed = 0;
+		d->dirty = false;
+		d->report_peak = d->used;
+		d->report_refusals = 0;
+	}
+	/* not sent: the connection is going down; the next Hello's holdings carry it */
+}
+
+static void send_free_locked(int dev, uint64_t bytes, int kind)
+{
+	Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
 	Softmig__V1__MemFree m = SOFTMIG__V1__MEM_FREE__INIT;
 
-	if (reserve) {
-		r.device_index = (uint32_t)dev;
-		r.bytes = bytes;
-		r.kind = SOFTMIG__V1__ALLOCATION_KIND__DEVICE;
-		f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_RESERVE;
-		f.mem_reserve = &r;
-	} else {
-		m.device_index = (uint32_t)dev;
-		m.bytes = bytes;
-		m.kind = SOFTMIG__V1__ALLOCATION_KIND__DEVICE;
-		f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE;
-		f.mem_free = &m;
-	}
-	client_send(&f);
+	m.device_index = (uint32_t)dev;
+	m.bytes = bytes;
+	m.kind = (Softmig__V1__AllocationKind)kind;
+	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE;
+	f.mem_free = &m;
+	send_frame_locked(&f);
 }
 
 void mem_on_welcome(void (*welcomed)(void))
@@ -125,14 +170,20 @@ void mem_on_welcome(void (*welcomed)(void))
 	for (int i = 0; i < shim.ndev; i++) {
 		struct mem_dev *d = &devs[i];
 
-		/* decided locally between the Hello and this Welcome: tell the ledger (no reply wanted) */
-		if (d->used > d->hello_used)
-			send_mem_locked(i, true, d->used - d->hello_used);
-		else if (d->used < d->hello_used)
-			send_mem_locked(i, false, d->hello_used - d->used);
+		/* settled since the Hello (a driver call that failed, a free): deltas, recorded as they are */
+		if (d->used > d->hello_used) {
+			d->rep_taken = d->used - d->hello_used;
+			d->rep_freed = 0;
+			send_report_locked(i);
+		} else if (d->used < d->hello_used) {
+			send_free_locked(i, d->hello_used - d->used, SOFTMIG__V1__ALLOCATION_KIND__DEVICE);
+		}
 		d->hello_used = d->used;
 	}
+	link_state = LINK_UP;
+	ever_up = true;
 	welcomed();
+	pthread_cond_broadcast(&mem_cv);
 	pthread_mutex_unlock(&mem_mu);
 }
 
@@ -141,10 +192,14 @@ void mem_on_credit_grant(int dev, uint64_t ceiling, uint64_t epoch)
 	if (!valid_dev(dev))
 		return;
 	pthread_mutex_lock(&mem_mu);
-	devs[dev].credit = true;
-	devs[dev].ceiling = ceiling;
-	devs[dev].epoch = epoch;
-	devs[dev].job_used = devs[dev].used;
+	if (link_state == LINK_UP) {
+		devs[dev].credit = true;
+		devs[dev].ceiling = ceiling;
+		devs[dev].epoch = epoch;
+		devs[dev].rep_taken = 0;
+		devs[dev].rep_freed = 0;
+		devs[dev].job_used = devs[dev].used + devs[dev].inflight;
+	}
 	pthread_mutex_unlock(&mem_mu);
 	log_msg(LOG_DEBUG, "credit on device %d: ceiling %llu bytes, epoch %llu", dev,
 		(unsigned long long)ceiling, (unsigned long long)epoch);
@@ -158,27 +213,38 @@ void mem_on_credit_revoke(int dev, uint64_t epoch)
 	if (!valid_dev(dev))
 		return;
 	pthread_mutex_lock(&mem_mu);
-	if (devs[dev].dirty)
-		send_usage_locked(dev); /* the peak and refusals of the credit period */
-	devs[dev].credit = false;
+	if (devs[dev].credit && devs[dev].epoch == epoch) {
+		/* every local decision reaches the ledger before the return (same connection, in order) */
+		if (devs[dev].dirty || devs[dev].rep_taken || devs[dev].rep_freed)
+			send_report_locked(dev);
+		devs[dev].credit = false;
+	}
 	r.device_index = (uint32_t)dev;
 	r.epoch = epoch;
-	r.used_bytes = devs[dev].used;
 	f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_CREDIT_RETURN;
 	f.credit_return = &r;
-	client_send(&f);
-	devs[dev].dirty = false;
+	send_frame_locked(&f);
 	pthread_mutex_unlock(&mem_mu);
-	log_msg(LOG_DEBUG, "credit on device %d returned at %llu bytes", dev, (unsigned long long)r.used_bytes);
+	log_msg(LOG_DEBUG, "credit %llu on device %d returned", (unsigned long long)epoch, dev);
 }
 
 void mem_on_disconnect(void)
 {
 	pthread_mutex_lock(&mem_mu);
 	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
-		devs[i].credit = false;
-		devs[i].job_used = devs[i].used;
+		struct mem_dev *d = &devs[i];
+
+		if (d->credit)
+			d->away_cap = d->ceiling;           /* the job's remaining limit was lent to us */
+		else if (!d->limit)
+			d->away_cap = UNLIMITED;            /* nothing to enforce; reported on reconnect */
+		else if (link_state == LINK_UP)
+			d->away_cap = d->used;              /* exact mode: nothing more without the ledger */
+		d->credit = false;
+		d->job_used = d->used;
 	}
+	link_state = LINK_AWAY;
+	pthread_cond_broadcast(&mem_cv);
 	pthread_mutex_unlock(&mem_mu);
 }
 
@@ -187,9 +253,13 @@ int mem_holdings(struct mem_holding *out, int cap)
 	int n = 0;
 
 	pthread_mutex_lock(&mem_mu);
-	for (int i = 0; i < shim.ndev && n < cap; i++) {
+	link_state = LINK_HELLO; /* from here on nothing is decided locally until the Welcome */
+	for (int i = 0; i < shim.ndev; i++) {
 		devs[i].hello_used = devs[i].used;
-		if (!devs[i].used && !devs[i].allocations)
+		devs[i].rep_taken = 0; /* carried by the holdings */
+		devs[i].rep_freed = 0;
+		devs[i].dirty = false;
+		if (n >= cap || (!devs[i].used && !devs[i].allocations))
 			continue;
 		out[n].dev = i;
 		out[n].bytes = devs[i].used;
@@ -203,9 +273,10 @@ int mem_holdings(struct mem_holding *out, int cap)
 void mem_flush_reports(void)
 {
 	pthread_mutex_lock(&mem_mu);
-	for (int i = 0; i < shim.ndev; i++)
-		if (devs[i].dirty)
-			send_usage_locked(i);
+	if (link_state == LINK_UP)
+		for (int i = 0; i < shim.ndev; i++)
+			if (devs[i].dirty)
+				send_report_locked(i);
 	pthread_mutex_unlock(&mem_mu);
 }
 
@@ -221,16 +292,40 @@ uint64_t mem_limit(int dev)
 	return v;
 }
 
+uint64_t mem_used(int dev)
+{
+	uint64_t v;
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return 0;
+	pthread_mutex_lock(&mem_mu);
+	v = devs[dev].used;
+	pthread_mutex_unlock(&mem_mu);
+	return v;
+}
+
+uint64_t mem_job_used(int dev)
+{
+	uint64_t v;
+
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return 0;
+	pthread_mutex_lock(&mem_mu);
+	v = devs[dev].used + devs[dev].inflight;
+	if (devs[dev].job_used > v)
+		v = devs[dev].job_used;
+	pthread_mutex_unlock(&mem_mu);
+	return v;
+}
+
 void mem_adjust_info(int dev, uint64_t *free_bytes, uint64_t *total_bytes)
 {
 	uint64_t limit, used, f;
 
 	if (dev < 0 || dev >= CFG_MAX_DEVICES)
 		return;
-	pthread_mutex_lock(&mem_mu);
-	limit = devs[dev].limit;
-	used = devs[dev].used > devs[dev].job_used ? devs[dev].used : devs[dev].job_used;
-	pthread_mutex_unlock(&mem_mu);
+	limit = mem_limit(dev);
+	used = mem_job_used(dev);
 	if (!limit)
 		return;
 	if (limit > *total_bytes)
@@ -242,12 +337,11 @@ void mem_adjust_info(int dev, uint64_t *free_bytes, uint64_t *total_bytes)
 	*free_bytes = f;
 }
 
-/* Local decision; mem_mu held. */
-static bool fits_locally(const struct mem_dev *d, uint64_t bytes)
-{
-	uint64_t cap = d->credit ? d->ceiling : d->limit;
+/* ------------------------------------------------------------------ deciding */
 
-	return d->used <= cap && bytes <= cap - d->used;
+static bool fits(uint64_t have, uint64_t bytes, uint64_t cap)
+{
+	return cap == UNLIMITED || (have <= cap && bytes <= cap - have);
 }
 
 static void take_locked(struct mem_dev *d, uint64_t bytes)
@@ -256,7 +350,64 @@ static void take_locked(struct mem_dev *d, uint64_t bytes)
 	if (d->used > d->report_peak)
 		d->report_peak = d->used;
 	d->allocations++;
-	d->job_used += bytes;
+	if (d->used > d->job_used)
+		d->job_used = d->used;
+}
+
+static void fmt_size(char *buf, size_t cap, uint64_t bytes)
+{
+	if (bytes >= (1ULL << 30))
+		snprintf(buf, cap, "%.2f GiB", (double)bytes / (double)(1ULL << 30));
+	else
+		snprintf(buf, cap, "%.1f MiB", (double)bytes / (double)(1ULL << 20));
+}
+
+/* One line on stderr per refusal, at most one a second (mem_mu held; no I/O that can block long). */
+static void tell_refusal(int dev, uint64_t bytes, uint64_t used, uint64_t limit, const char *why)
+{
+	static struct timespec last;
+	static unsigned long quiet;
+	struct timespec now;
+	char b[32], u[32], l[32], line[256];
+	int n;
+
+	fmt_size(b, sizeof(b), bytes);
+	fmt_size(u, sizeof(u), used);
+	fmt_size(l, sizeof(l), limit);
+	log_msg(LOG_INFO, "device %d: %s refused (%s; %s of %s in use)", dev, b, why, u, l);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.tv_sec && now.tv_sec - last.tv_sec < 1) {
+		quiet++;
+		return;
+	}
+	last = now;
+	if (quiet)
+		n = snprintf(line, sizeof(line),
+			     "softmig: out of memory on device %d: %s refused, %s of the job's %s limit in use"
+			     " (%s; %lu more refused before)\n", dev, b, u, l, why, quiet);
+	else
+		n = snprintf(line, sizeof(line),
+			     "softmig: out of memory on device %d: %s refused, %s of the job's %s limit in use (%s)\n",
+			     dev, b, u, l, why);
+	quiet = 0;
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* stderr closed: the log has it */
+	}
+}
+
+/* Waits on mem_cv until the link changes or deadline (CLOCK_MONOTONIC); mem_mu held. */
+static bool wait_link(enum link from, const struct timespec *deadline)
+{
+	while (link_state == from)
+		if (pthread_cond_timedwait(&mem_cv, &mem_mu, deadline) == ETIMEDOUT)
+			return link_state != from;
+	return true;
+}
+
+static void deadline_in(struct timespec *ts, int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += seconds;
 }
 
 /*
@@ -267,52 +418,81 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 {
 	struct client_mem_reply reply;
 	struct mem_dev *d = &devs[dev];
+	bool waited_away = false;
 	int r;
 
 	pthread_mutex_lock(&mem_mu);
-	if (!d->limit && !client_welcomed()) {
-		take_locked(d, bytes);
-		goto out_granted;
-	}
-	if (d->credit || !client_welcomed()) {
-		if (!fits_locally(d, bytes))
-			goto out_refused;
-		take_locked(d, bytes);
-		d->dirty = d->credit;
-		goto out_granted;
-	}
-	pthread_mutex_unlock(&mem_mu);
+	for (;;) {
+		if (atomic_load(&shim.denied))
+			goto out_refused_quiet;
+		if (link_state == LINK_HELLO) {
+			struct timespec dl;
 
-	r = client_mem_reserve(dev, bytes, kind, &reply);
+			deadline_in(&dl, HELLO_WAIT_S);
+			if (!wait_link(LINK_HELLO, &dl))
+				goto out_refused_quiet; /* the client reconnects long before this */
+			continue;
+		}
+		if (link_state == LINK_AWAY) {
+			if (fits(d->used + d->inflight, bytes, d->away_cap)) {
+				take_locked(d, bytes);
+				goto out_granted;
+			}
+			if (ever_up && !waited_away) {
+				struct timespec dl;
 
-	pthread_mutex_lock(&mem_mu);
-	if (r < 0) {
-		if (d->limit && !fits_locally(d, bytes))
+				waited_away = true;
+				deadline_in(&dl, AWAY_WAIT_S);
+				wait_link(LINK_AWAY, &dl);
+				continue;
+			}
+			tell_refusal(dev, bytes, d->used, d->away_cap, "coordinator unreachable");
 			goto out_refused;
-		take_locked(d, bytes);
-		goto out_granted;
-	}
-	if (r == 0) {
-		d->job_used = reply.job_used;
-		log_msg(LOG_INFO, "device %d: %llu bytes refused (job uses %llu of %llu)", dev,
-			(unsigned long long)bytes, (unsigned long long)reply.job_used,
-			(unsigned long long)reply.job_limit);
+		}
+		if (d->credit) {
+			if (!fits(d->used + d->inflight, bytes, d->ceiling)) {
+				d->report_refusals++;
+				d->dirty = true;
+				tell_refusal(dev, bytes, d->used + d->inflight, d->limit ? d->limit : d->ceiling,
+					     "over the limit");
+				goto out_refused;
+			}
+			take_locked(d, bytes);
+			d->rep_taken += bytes;
+			d->dirty = true;
+			goto out_granted;
+		}
+		/* exact: counted in flight until the answer is applied */
+		d->inflight += bytes;
 		pthread_mutex_unlock(&mem_mu);
-		return -1;
+		r = client_mem_reserve(dev, bytes, kind, &reply);
+		pthread_mutex_lock(&mem_mu);
+		d->inflight -= bytes;
+		if (r > 0) {
+			take_locked(d, bytes);
+			if (reply.job_used > d->job_used)
+				d->job_used = reply.job_used;
+			goto out_granted;
+		}
+		if (r == 0) {
+			d->job_used = reply.job_used;
+			tell_refusal(dev, bytes, reply.job_used, reply.job_limit, "over the limit");
+			goto out_refused;
+		}
+		/* the connection went away before the answer: decide again under the new link state */
+		if (link_state == LINK_UP) {
+			struct timespec dl;
+
+			deadline_in(&dl, 1);
+			wait_link(LINK_UP, &dl);
+		}
 	}
-	take_locked(d, bytes);
-	d->job_used = reply.job_used > d->used ? reply.job_used : d->used;
 out_granted:
 	pthread_mutex_unlock(&mem_mu);
 	return 0;
+out_refused_quiet:
+	log_msg(LOG_INFO, "device %d: %llu bytes refused", dev, (unsigned long long)bytes);
 out_refused:
-	if (d->credit) {
-		d->report_refusals++;
-		d->dirty = true;
-	}
-	log_msg(LOG_INFO, "device %d: %llu bytes refused locally (uses %llu of %llu)", dev,
-		(unsigned long long)bytes, (unsigned long long)d->used,
-		(unsigned long long)(d->credit ? d->ceiling : d->limit));
 	pthread_mutex_unlock(&mem_mu);
 	return -1;
 }
@@ -329,29 +509,23 @@ static void mem_unreserve(int dev, uint64_t bytes, int kind)
 	if (d->allocations)
 		d->allocations--;
 	d->job_used = d->job_used > bytes ? d->job_used - bytes : 0;
-	if (d->credit) {
-		d->dirty = true;
-	} else if (client_welcomed()) {
-		Softmig__V1__ClientFrame f = SOFTMIG__V1__CLIENT_FRAME__INIT;
-		Softmig__V1__MemFree m = SOFTMIG__V1__MEM_FREE__INIT;
-
-		m.device_index = (uint32_t)dev;
-		m.bytes = bytes;
-		m.kind = (Softmig__V1__AllocationKind)kind;
-		f.body_case = SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE;
-		f.mem_free = &m;
-		client_send(&f);
+	if (link_state == LINK_UP) {
+		if (d->credit) {
+			d->rep_freed += bytes;
+			d->dirty = true;
+		} else {
+			send_free_locked(dev, bytes, kind);
+		}
 	}
+	/* away or before the Welcome: the next Hello's holdings, or the Welcome's settling, carry it */
 	pthread_mutex_unlock(&mem_mu);
 }
-
-/* ------------------------------------------------------------------ charges of other sources */
 
 int mem_charge(int dev, uint64_t bytes, int kind)
 {
 	if (!shim_ensure())
 		return 0;
-	if (shim.denied)
+	if (atomic_load(&shim.denied))
 		return -1;
 	if (!valid_dev(dev) || bytes == 0)
 		return 0;
@@ -363,18 +537,6 @@ void mem_uncharge(int dev, uint64_t bytes, int kind)
 	if (!shim_ensure() || !valid_dev(dev) || bytes == 0)
 		return;
 	mem_unreserve(dev, bytes, kind);
-}
-
-uint64_t mem_used(int dev)
-{
-	uint64_t v;
-
-	if (dev < 0 || dev >= CFG_MAX_DEVICES)
-		return 0;
-	pthread_mutex_lock(&mem_mu);
-	v = devs[dev].used;
-	pthread_mutex_unlock(&mem_mu);
-	return v;
 }
 
 /* ------------------------------------------------------------------ allocation wrappers */
@@ -392,7 +554,7 @@ static int acct_begin(struct acct *a, int dev, uint64_t bytes, int kind)
 	a->on = false;
 	if (!shim_ensure())
 		return 0;
-	if (shim.denied)
+	if (atomic_load(&shim.denied))
 		return -1;
 	if (!valid_dev(dev) || bytes == 0)
 		return 0;

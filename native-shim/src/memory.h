@@ -37,7 +37,10 @@ void mem_on_credit_revoke(int dev, uint64_t epoch);
 /* The connection dropped: credits end, limits stay as they were. */
 void mem_on_disconnect(void);
 
-/* Fills out (capacity cap) with what the process holds; returns the number of devices. */
+/*
+ * Fills out (capacity cap) with what the process holds; returns the number of devices.  Called
+ * when the Hello is built: from then on nothing is decided locally until the Welcome.
+ */
 int mem_holdings(struct mem_holding *out, int cap);
 
 /* Sends pending UsageReports (socket thread). */
@@ -60,5 +63,8 @@ uint64_t mem_used(int dev);
 
 /* dev's limit, 0 when none. */
 uint64_t mem_limit(int dev);
+
+/* The job's usage on dev as last known (>= mem_used(dev)): what cuMemGetInfo takes off the limit. */
+uint64_t mem_job_used(int dev);
 
 #endif

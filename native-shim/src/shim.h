@@ -5,6 +5,7 @@
 #ifndef SOFTMIG_SHIM_H
 #define SOFTMIG_SHIM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,7 +24,8 @@ struct shim_state {
 	int ndev;                               /* devices the process sees (CUDA ordinals) */
 	struct shim_device dev[CFG_MAX_DEVICES];
 	bool active;                            /* false: disabled or no driver, pass everything through */
-	bool denied;                            /* GPU access refused: bad config, or the coordinator said no */
+	atomic_bool denied;                     /* GPU access refused: bad config, or the coordinator said no;
+	                                           written by the socket thread, read by every thread */
 };
 
 extern struct shim_state shim;

@@ -1,7 +1,8 @@
 /*
  * Plays the coordinator, scripted, against test programs running under LD_PRELOAD=libsoftmig.so
  * on the fake driver, and checks every frame the shim sends: Hello, exact MemReserve/MemFree,
- * credit (UsageReport, CreditReturn), reconnect with holdings, and the lease protocol
+ * credit (MemReport deltas, CreditReturn), waiting while the coordinator is away, reconnect with
+ * holdings, and the lease protocol
  * (LeaseRequest, blocking until LeaseGrant, LeaseRelease with the GPU time, LeaseRevoke).
  *
  * Needs: SHIM (libsoftmig.so), FAKE_CUDA (its directory), PROGRAMS (build/test) as arguments.
@@ -214,7 +215,7 @@ static void memory_protocol(void)
 
 	CHECK(fd >= 0);
 	h = expect_hello(fd);
-	CHECK(h && h->protocol_version == 1 && h->pid == (uint32_t)c.pid && !h->reconnect);
+	CHECK(h && h->protocol_version == 2 && h->pid == (uint32_t)c.pid && !h->reconnect);
 	CHECK(h && h->n_devices == 1 && strncmp(h->devices[0]->uuid, "GPU-", 4) == 0 &&
 	      h->devices[0]->total_memory_bytes == 8192 * MIB);
 	CHECK(h && h->requested && h->requested->memory_limit_bytes == 1024 * MIB &&
@@ -250,7 +251,7 @@ static void memory_protocol(void)
 	f = next_frame(fd, 2000);
 	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE && f->mem_free->bytes == 600 * MIB);
 
-	/* credit: local allocations up to the ceiling, usage reported, returned on revoke */
+	/* credit: local allocations up to the ceiling, reported as deltas, returned on revoke */
 	{
 		Softmig__V1__ServerFrame s = SOFTMIG__V1__SERVER_FRAME__INIT;
 		Softmig__V1__CreditGrant g = SOFTMIG__V1__CREDIT_GRANT__INIT;
@@ -264,7 +265,8 @@ static void memory_protocol(void)
 	}
 	CHECK(shell(&c, "alloc vmm 524288000", "\"rc\"") == 0);
 	f = next_frame(fd, 1000);
-	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_USAGE_REPORT && f->usage_report->used_bytes == 500 * MIB);
+	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_REPORT && f->mem_report->taken_bytes == 500 * MIB &&
+	      f->mem_report->freed_bytes == 0 && f->mem_report->credit_epoch == 7);
 	CHECK(shell(&c, "alloc alloc 629145600", "\"rc\"") == 2);
 	{
 		Softmig__V1__ServerFrame s = SOFTMIG__V1__SERVER_FRAME__INIT;
@@ -277,24 +279,44 @@ static void memory_protocol(void)
 	}
 	do
 		f = next_frame(fd, 1000);
-	while (f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_USAGE_REPORT);
-	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_CREDIT_RETURN && f->credit_return->epoch == 7 &&
-	      f->credit_return->used_bytes == 500 * MIB);
+	while (f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_REPORT);
+	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_CREDIT_RETURN && f->credit_return->epoch == 7);
 
-	/* the coordinator goes away: the shim reconnects and says what it holds */
+	/*
+	 * The coordinator goes away while the process is exact: an allocation waits (nothing is
+	 * decided without the ledger), the shim reconnects, says what it holds, and the waiting
+	 * allocation is asked for once the Welcome has come.
+	 */
 	close(fd);
-	CHECK(shell(&c, "alloc alloc 629145600", "\"rc\"") == 2); /* local limit meanwhile */
+	fprintf(c.in, "alloc alloc %llu\n", 600 * MIB);
+	fflush(c.in);
 	fd2 = accept_within(10000);
 	CHECK(fd2 >= 0);
 	h = fd2 >= 0 ? expect_hello(fd2) : NULL;
 	CHECK(h && h->reconnect && h->n_holdings == 1 && h->holdings[0]->bytes == 500 * MIB &&
 	      h->holdings[0]->allocations == 1);
-	/* decided locally after the Hello, before the Welcome: settled once the Welcome arrives */
-	CHECK(shell(&c, "alloc alloc 104857600", "\"rc\"") == 0);
 	if (fd2 >= 0)
 		send_welcome(fd2, false, 1024 * MIB);
-	f = fd2 >= 0 ? next_frame(fd2, 1000) : NULL;
+	f = fd2 >= 0 ? next_frame(fd2, 2000) : NULL;
+	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_RESERVE && f->mem_reserve->bytes == 600 * MIB);
+	if (f && fd2 >= 0)
+		send_mem_reply(fd2, f->request_id, false, 500 * MIB);
+	{
+		char line[256];
+
+		CHECK(fgets(line, sizeof(line), c.out) && strstr(line, "\"rc\":2"));
+	}
+	fprintf(c.in, "alloc alloc %llu\n", 100 * MIB);
+	fflush(c.in);
+	f = fd2 >= 0 ? next_frame(fd2, 2000) : NULL;
 	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_RESERVE && f->mem_reserve->bytes == 100 * MIB);
+	if (f && fd2 >= 0)
+		send_mem_reply(fd2, f->request_id, true, 600 * MIB);
+	{
+		char line[256];
+
+		CHECK(fgets(line, sizeof(line), c.out) && strstr(line, "\"rc\":0"));
+	}
 	CHECK(shell(&c, "info", "\"free\"") == (long long)(424 * MIB));
 	shell(&c, "exit", "x");
 	waitpid(c.pid, NULL, 0);

@@ -192,7 +192,7 @@ public final class ReconcileLoop implements AutoCloseable {
     Reconciler.Result result = reconciler.reconcile(inputs, owners, now);
 
     List<UnmanagedProcess> unmanaged = act(result.findings(), now);
-    sendOverheads(overheads.update(result.jobs(), measured));
+    sendOverheads(overheads.update(result.jobs(), measured), measured, samples);
     node.observe(observation(measured, samples, unmanaged));
     if (metrics != null) {
       NodeStatus status = node.status().toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS);
@@ -262,11 +262,23 @@ public final class ReconcileLoop implements AutoCloseable {
     return out;
   }
 
-  private void sendOverheads(Map<String, Map<String, Long>> byGpu) {
+  /** Each GPU's job overheads, with NVML's bytes per pid (reconnect claims are checked on it). */
+  private void sendOverheads(
+      Map<String, Map<String, Long>> byGpu,
+      List<String> measured,
+      Map<String, GpuSampler.GpuSample> samples) {
     for (NodeGuardian.GpuRef gpu : node.gpus()) {
-      Map<String, Long> jobs = byGpu.get(gpu.gpu().uuid());
+      String uuid = gpu.gpu().uuid();
+      Map<String, Long> jobs = byGpu.get(uuid);
       if (jobs != null) {
-        gpu.ref().tell(new GpuActor.SetOverhead(jobs));
+        Map<Integer, Long> pids = new HashMap<>();
+        if (measured.contains(uuid)) {
+          samples
+              .get(uuid)
+              .processes()
+              .forEach(p -> pids.merge(p.pid(), Math.max(0, p.usedBytes()), Long::sum));
+        }
+        gpu.ref().tell(new GpuActor.SetOverhead(jobs, pids));
       }
     }
   }

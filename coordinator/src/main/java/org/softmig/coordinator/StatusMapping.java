@@ -96,7 +96,9 @@ public final class StatusMapping {
             .setGrantLatencyP99Us(j.grantLatencyP99Nanos() / 1000)
             .setPlaced(j.placed())
             .setMemoryPeakBytes(j.memoryPeakBytes())
-            .setOomRefusals(j.oomRefusals());
+            .setOomRefusals(j.oomRefusals())
+            .setMemoryOverLimit(j.memoryOverLimit())
+            .setMemoryClampedBytes(j.memoryClampedBytes());
     for (GpuSnapshot.ProcessSnapshot p : j.processes()) {
       b.addProcesses(p.pid());
       ProcessMemory.Builder m =

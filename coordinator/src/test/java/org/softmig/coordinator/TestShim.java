@@ -10,6 +10,7 @@ import org.softmig.proto.v1.CreditReturn;
 import org.softmig.proto.v1.Device;
 import org.softmig.proto.v1.Hello;
 import org.softmig.proto.v1.MemFree;
+import org.softmig.proto.v1.MemReport;
 import org.softmig.proto.v1.MemReserve;
 import org.softmig.proto.v1.ProtocolConstants;
 import org.softmig.proto.v1.RequestedLimits;
@@ -95,11 +96,26 @@ final class TestShim implements AutoCloseable {
             .build());
   }
 
+  /** What a version 2 shim does on a revoke: reports what it took locally (deltas), then returns. */
   void creditReturn(int device, long epoch, long used) throws IOException {
+    report(device, epoch, used, 0);
     client.send(
         ClientFrame.newBuilder()
-            .setCreditReturn(
-                CreditReturn.newBuilder().setDeviceIndex(device).setEpoch(epoch).setUsedBytes(used))
+            .setCreditReturn(CreditReturn.newBuilder().setDeviceIndex(device).setEpoch(epoch))
+            .build());
+  }
+
+  /** A MemReport of deltas decided locally (no reply wanted). */
+  void report(int device, long epoch, long taken, long freed) throws IOException {
+    client.send(
+        ClientFrame.newBuilder()
+            .setMemReport(
+                MemReport.newBuilder()
+                    .setDeviceIndex(device)
+                    .setCreditEpoch(epoch)
+                    .setTakenBytes(taken)
+                    .setFreedBytes(freed)
+                    .setPeakBytes(taken))
             .build());
   }
 

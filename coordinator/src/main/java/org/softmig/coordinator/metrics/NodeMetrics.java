@@ -96,6 +96,16 @@ public final class NodeMetrics {
         "Highest memory use of the job on the GPU.",
         j -> (double) j.getMemoryPeakBytes());
     jobGauge(
+        "softmig_job_memory_over_limit",
+        "1 while the job holds more than its memory limit on the GPU (it is refused every"
+            + " allocation until under), else 0.",
+        j -> j.getMemoryOverLimit() ? 1.0 : 0.0);
+    jobGauge(
+        "softmig_job_memory_clamped_bytes",
+        "Bytes of the job's reconnect claims that could not be verified: they count against the"
+            + " job's own limit, not the card.",
+        j -> (double) j.getMemoryClampedBytes());
+    jobGauge(
         "softmig_job_sm_limit_ratio",
         "SM time limit of the job, as a fraction of the GPU; 0 = none.",
         j -> j.getSmLimitPercent() / 100.0);

@@ -254,7 +254,13 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
     sessionId = services.sessionIds().incrementAndGet();
     SessionSpec spec =
         new SessionSpec(
-            sessionId, identity.jobId(), peer.pid(), peer.uid(), identity.user(), identity.source());
+            sessionId,
+            identity.jobId(),
+            peer.pid(),
+            peer.uid(),
+            identity.user(),
+            identity.source(),
+            version);
     long[] holdings = new long[hello.getDevicesCount()];
     for (Holding h : hello.getHoldingsList()) {
       holdings[h.getDeviceIndex()] += h.getBytes(); // checked in FrameChecks.hello
@@ -340,17 +346,28 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
         var c = frame.getCreditReturn();
         ActorRef<GpuActor.Command> gpu = gpuOrNull(c.getDeviceIndex());
         if (gpu != null) {
-          gpu.tell(new GpuActor.CreditReturn(sessionId, c.getEpoch(), c.getUsedBytes()));
+          gpu.tell(new GpuActor.CreditReturn(sessionId, c.getEpoch()));
+        }
+      }
+      case MEM_REPORT -> {
+        var m = frame.getMemReport();
+        ActorRef<GpuActor.Command> gpu = gpu(frame.getRequestId(), m.getDeviceIndex());
+        if (gpu != null) {
+          gpu.tell(
+              new GpuActor.MemReport(
+                  sessionId,
+                  frame.getRequestId(),
+                  m.getCreditEpoch(),
+                  unsigned(m.getTakenBytes()),
+                  unsigned(m.getFreedBytes()),
+                  unsigned(m.getPeakBytes()),
+                  unsigned(m.getRefusals())));
+        } else if (m.getDeviceIndex() < gpus.size() && frame.getRequestId() != 0) {
+          ctx.write(unmanagedGrant(frame.getRequestId()));
         }
       }
       case USAGE_REPORT -> {
-        var u = frame.getUsageReport();
-        ActorRef<GpuActor.Command> gpu = gpuOrNull(u.getDeviceIndex());
-        if (gpu != null) {
-          gpu.tell(
-              new GpuActor.UsageReport(
-                  sessionId, u.getUsedBytes(), u.getPeakBytes(), u.getRefusals()));
-        }
+        // version 1's absolute usage: never counted (a version 1 session holds no credit)
       }
       case LEASE_REQUEST, LEASE_RELEASE -> onLeaseFrame(frame);
       case BODY_NOT_SET ->
@@ -387,6 +404,11 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                 r.getWorkEndMonoNs()));
       }
     }
+  }
+
+  /** An unsigned 64-bit field, saturated at Long.MAX_VALUE. */
+  private static long unsigned(long v) {
+    return v < 0 ? Long.MAX_VALUE : v;
   }
 
   /** Microseconds (an unsigned 64-bit field) as nanoseconds, saturating. */

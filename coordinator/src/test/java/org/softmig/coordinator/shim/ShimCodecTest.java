@@ -131,10 +131,10 @@ class ShimCodecTest {
 
   @Test
   void closesOnAnUnsupportedProtocolVersion() throws Exception {
-    feed(frame(ClientFrame.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(2)).build()));
+    feed(frame(ClientFrame.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(3)).build()));
     ServerFrame reply = reply();
     assertThat(reply.getError().getCode()).isEqualTo(Error.Code.UNSUPPORTED_VERSION);
-    assertThat(reply.getError().getMessage()).contains("2");
+    assertThat(reply.getError().getMessage()).contains("3");
     assertThat(ch.isOpen()).isFalse();
   }
 

@@ -53,9 +53,22 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
   public record Free(long sessionId, long bytes) implements Command {}
 
-  public record CreditReturn(long sessionId, long epoch, long usedBytes) implements Command {}
+  /** The session gave its credit of {@code epoch} back (no figure: the ledger counts). */
+  public record CreditReturn(long sessionId, long epoch) implements Command {}
 
-  public record UsageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals)
+  /**
+   * What the session decided locally since its previous report, as deltas ({@link
+   * MemoryLedger#memReport}). With a {@code requestId} other than 0 it is answered with a {@link
+   * SessionActor.MemDecision}: granted when the job is within its limit after recording it.
+   */
+  public record MemReport(
+      long sessionId,
+      long requestId,
+      long creditEpoch,
+      long takenBytes,
+      long freedBytes,
+      long peakBytes,
+      long localRefusals)
       implements Command {}
 
   /** The session has kernels to launch; answered with {@link SessionActor.LeaseGranted}. */
@@ -110,9 +123,15 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    * on this GPU; jobs not named have none. Counts against the job's limit ({@link
    * MemoryLedger#setOverhead}).
    */
-  public record SetOverhead(Map<String, Long> overheadBytesByJob) implements Command {
+  public record SetOverhead(Map<String, Long> overheadBytesByJob, Map<Integer, Long> usedBytesByPid)
+      implements Command {
     public SetOverhead {
       overheadBytesByJob = Map.copyOf(overheadBytesByJob);
+      usedBytesByPid = Map.copyOf(usedBytesByPid);
+    }
+
+    public SetOverhead(Map<String, Long> overheadBytesByJob) {
+      this(overheadBytesByJob, Map.of());
     }
   }
 
@@ -189,6 +208,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private final LeaseSharing leases;
   private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
   private final Map<Long, SessionEntry> sessions = new HashMap<>();
+  // NVML's per-process usage on this GPU from the last reconciliation (reconnect claims)
+  private Map<Integer, Long> measuredByPid = Map.of();
   private final LinkedHashMap<String, JobEntry> history =
       new LinkedHashMap<>() {
         @Override
@@ -230,7 +251,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     return newReceiveBuilder()
         .onMessage(Reserve.class, this::onReserve)
         .onMessage(Free.class, this::onFree)
-        .onMessage(UsageReport.class, this::onUsageReport)
+        .onMessage(MemReport.class, this::onMemReport)
         .onMessage(CreditReturn.class, this::onCreditReturn)
         .onMessage(LeaseRequest.class, this::onLeaseRequest)
         .onMessage(LeaseRelease.class, this::onLeaseRelease)
@@ -270,7 +291,13 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         new SessionEntry(spec, device.deviceIndex(), attach.output(), attach.session()));
     List<MemoryLedger.Effect> effects = new ArrayList<>();
     effects.addAll(ledger.setLimit(spec.jobId(), device.memoryLimitBytes()));
-    effects.addAll(ledger.attach(spec.jobId(), spec.sessionId(), device.holdingBytes()));
+    effects.addAll(
+        ledger.attach(
+            spec.jobId(),
+            spec.sessionId(),
+            device.holdingBytes(),
+            measuredBytes(spec.pid()),
+            spec.creditCapable()));
     attach
         .session()
         .tell(
@@ -333,16 +360,43 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     return this;
   }
 
-  private Behavior<Command> onUsageReport(UsageReport report) {
-    ledger.usageReport(
-        report.sessionId(), report.usedBytes(), report.peakBytes(), report.localRefusals());
+  private Behavior<Command> onMemReport(MemReport report) {
+    boolean within =
+        ledger.memReport(
+            report.sessionId(),
+            report.creditEpoch(),
+            report.takenBytes(),
+            report.freedBytes(),
+            report.peakBytes(),
+            report.localRefusals());
+    SessionEntry entry = sessions.get(report.sessionId());
+    if (entry != null && report.requestId() != 0) {
+      MemoryLedger.JobUsage u = ledger.job(entry.spec().jobId()).orElseThrow();
+      entry
+          .output()
+          .send(
+              new SessionActor.MemDecision(
+                  report.requestId(),
+                  entry.deviceIndex(),
+                  within,
+                  u.usedBytes() + u.overheadBytes(),
+                  u.limitBytes(),
+                  ledger.freeBytes(),
+                  within ? "" : "job " + u.jobId() + " is over its limit"));
+    }
     return this;
   }
 
   private Behavior<Command> onCreditReturn(CreditReturn credit) {
     timers.cancel("credit-" + credit.sessionId());
-    apply(ledger.creditReturn(credit.sessionId(), credit.epoch(), credit.usedBytes()));
+    apply(ledger.creditReturn(credit.sessionId(), credit.epoch()));
     return this;
+  }
+
+  /** NVML's last measurement of a pid on this GPU, or -1 when unknown. */
+  private long measuredBytes(int pid) {
+    Long bytes = measuredByPid.get(pid);
+    return bytes == null ? -1 : bytes;
   }
 
   private void reply(SessionEntry entry, long requestId, MemoryLedger.Decision decision) {
@@ -546,6 +600,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onSetOverhead(SetOverhead set) {
+    if (!set.usedBytesByPid().isEmpty()) {
+      measuredByPid = set.usedBytesByPid();
+    }
     for (String jobId : jobs.keySet()) {
       long bytes = Math.max(0, set.overheadBytesByJob().getOrDefault(jobId, 0L));
       if (bytes != ledger.overheadBytes(jobId)) {
@@ -685,7 +742,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
               leases.handoffPercentile(jobId, 0.50),
               leases.handoffPercentile(jobId, 0.99),
               job.placed,
-              processes));
+              processes,
+              usage.overLimit(),
+              usage.unverifiedBytes()));
     }
     return new GpuSnapshot(gpu, used, committed, smCommitted, list);
   }

@@ -150,10 +150,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                 : d);
       }
       devices = placed;
-      spec =
-          new SessionSpec(
-              spec.sessionId(), spec.jobId(), spec.pid(), spec.uid(), spec.user(),
-              LimitSource.PLACEMENT);
+      spec = spec.withSource(LimitSource.PLACEMENT);
     }
     List<SessionActor.Binding> bindings = new ArrayList<>();
     for (DeviceRequest device : devices) {

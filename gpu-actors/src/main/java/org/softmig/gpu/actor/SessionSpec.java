@@ -5,6 +5,30 @@ package org.softmig.gpu.actor;
  *
  * @param sessionId unique on this node
  * @param pid the peer's pid from the kernel
+ * @param protocolVersion the protocol version the session speaks; sessions before {@link
+ *     #CREDIT_PROTOCOL_VERSION} are never lent a memory credit
  */
 public record SessionSpec(
-    long sessionId, String jobId, int pid, int uid, String user, LimitSource source) {}
+    long sessionId,
+    String jobId,
+    int pid,
+    int uid,
+    String user,
+    LimitSource source,
+    int protocolVersion) {
+
+  /** The first protocol version whose shims report memory by deltas and may hold a credit. */
+  public static final int CREDIT_PROTOCOL_VERSION = 2;
+
+  public SessionSpec(long sessionId, String jobId, int pid, int uid, String user, LimitSource source) {
+    this(sessionId, jobId, pid, uid, user, source, CREDIT_PROTOCOL_VERSION);
+  }
+
+  public boolean creditCapable() {
+    return protocolVersion >= CREDIT_PROTOCOL_VERSION;
+  }
+
+  public SessionSpec withSource(LimitSource newSource) {
+    return new SessionSpec(sessionId, jobId, pid, uid, user, newSource, protocolVersion);
+  }
+}

@@ -16,19 +16,31 @@ import java.util.Set;
  * The exact memory account of one physical GPU: per job its limit (0 = none), per session (one
  * connected process) the bytes it holds.
  *
- * <p>Invariants, checked by every method that grows a holding:
+ * <p>The ledger always records what processes hold, even past a limit: what a session reports
+ * it took locally ({@link #memReport}) and what a reconnecting session claims ({@link #attach})
+ * are recorded as they come; a job over its limit is then refused every growth until it is under
+ * ({@link JobUsage#overLimit}). What the ledger itself decides keeps these invariants:
  *
  * <ul>
- *   <li>a job with a limit never holds more than its limit, except what a reconnecting session
- *       brought back with it ({@link #attach}); such a job is refused growth until it is under;
- *   <li>the card never holds more than its total.
+ *   <li>a reserve is granted only if the job stays within its limit and the card within its total;
+ *   <li>a session's usage moves only by deltas (grants, frees, reported takes and frees): no
+ *       message replaces the ledger's count with a figure the process sends;
+ *   <li>a job's sessions never hold more than its limit, whatever the order of attaches, credit
+ *       grants, revokes, returns, reserves in flight, reports, frees and detaches (checked by
+ *       {@code MemoryProtocolSimulationTest} against a model of the shim).
  * </ul>
  *
- * <p>Credit (fast path): while a session is its job's only session and the job has a limit, the
- * session is lent the job's whole remaining limit as a ceiling on its own usage; the ceiling counts
- * as held. When a second session of the job attaches, the ceiling is revoked; reserves of the
- * other sessions of that job wait ({@link Deferred}) until the holder returns its exact usage (or
- * goes away).
+ * <p>Credit (fast path): while a session is its job's only session, the job has a limit and the
+ * session speaks the credit protocol, the session is lent the job's whole remaining limit as a
+ * ceiling on its own usage; the ceiling counts as held. When a second session of the job attaches,
+ * the ceiling is revoked; reserves of the other sessions of that job wait ({@link Deferred})
+ * until the holder has reported its local decisions and returned the credit (or goes away).
+ *
+ * <p>Reconnect claims: a session that reconnects says what it holds. The claim is recorded for
+ * the session and its job (the job may be over its limit because of it), but only the part the
+ * ledger can verify counts against the card: at most what the card has free, what the job's limit
+ * leaves, and what NVML measured for the process when that is known. The rest is <em>unverified</em>
+ * ({@link JobUsage#unverifiedBytes}): it refuses the claimant's own job, never another job.
  *
  * <p>Overhead: device memory a job uses that the shim cannot track (CUDA contexts, loaded modules,
  * anything allocated around the shim), as NVML sees it. The owner sets it per job from the
@@ -70,7 +82,11 @@ public final class MemoryLedger {
   /** A deferred reserve was decided. */
   public record Resolved(long sessionId, long ticket, Decision decision) implements Effect {}
 
-  /** A job's figures, for status. */
+  /**
+   * A job's figures, for status. {@code usedBytes} is what its sessions hold (credits not
+   * included), {@code overheadBytes} what it uses beyond that (contexts, modules, as NVML sees
+   * it); {@code unverifiedBytes} the part of reconnect claims that does not count against the card.
+   */
   public record JobUsage(
       String jobId,
       long limitBytes,
@@ -78,7 +94,25 @@ public final class MemoryLedger {
       long usedBytes,
       long peakBytes,
       long refusals,
-      List<SessionUsage> sessions) {}
+      List<SessionUsage> sessions,
+      long overheadBytes,
+      long unverifiedBytes) {
+    public JobUsage(
+        String jobId,
+        long limitBytes,
+        long heldBytes,
+        long usedBytes,
+        long peakBytes,
+        long refusals,
+        List<SessionUsage> sessions) {
+      this(jobId, limitBytes, heldBytes, usedBytes, peakBytes, refusals, sessions, 0, 0);
+    }
+
+    /** The job holds more than its limit (with its overhead): it gets nothing more until under. */
+    public boolean overLimit() {
+      return limitBytes > 0 && usedBytes + overheadBytes > limitBytes;
+    }
+  }
 
   /** A session's figures, for status. */
   public record SessionUsage(long sessionId, long heldBytes, long usedBytes, long ceilingBytes) {}
@@ -92,6 +126,7 @@ public final class MemoryLedger {
     long refusals;
     long overhead; // what counts: max(measuredOverhead, contextReserve x sessions)
     long measuredOverhead; // NVML's usage beyond the tracked bytes, as last set
+    long unverified; // claimed on reconnect, not counted against the card
     final Set<Session> sessions = new LinkedHashSet<>();
 
     Job(String id) {
@@ -104,13 +139,17 @@ public final class MemoryLedger {
     final Job job;
     long held;
     long used;
+    long unverified; // part of used that does not count against the card (unverified claim)
+    long cardHeld; // held - unverified: what counts against the card
     long ceiling; // > 0 while the session holds a credit
     long epoch;
     boolean revoking;
+    final boolean creditCapable;
 
-    Session(long id, Job job) {
+    Session(long id, Job job, boolean creditCapable) {
       this.id = id;
       this.job = job;
+      this.creditCapable = creditCapable;
     }
 
     boolean credited() {
@@ -268,6 +307,18 @@ public final class MemoryLedger {
    * growth until it is under.
    */
   public List<Effect> attach(String jobId, long sessionId, long heldBytes) {
+    return attach(jobId, sessionId, heldBytes, -1, true);
+  }
+
+  /**
+   * A session attaches. {@code claimedBytes}: what it says it holds already (a reconnect; 0
+   * otherwise), recorded in full. {@code measuredBytes}: what NVML measured for the process on this
+   * GPU, or -1 when unknown. {@code creditCapable}: whether it speaks the credit protocol (version
+   * 2); a session that does not is never lent a credit.
+   */
+  public List<Effect> attach(
+      String jobId, long sessionId, long claimedBytes, long measuredBytes, boolean creditCapable) {
+    long heldBytes = claimedBytes;
     if (sessions.containsKey(sessionId)) {
       throw new IllegalStateException("session " + sessionId + " is already attached");
     }
@@ -275,7 +326,8 @@ public final class MemoryLedger {
       throw new IllegalArgumentException("held bytes must not be negative: " + heldBytes);
     }
     Job job = jobs.computeIfAbsent(jobId, Job::new);
-    Session session = new Session(sessionId, job);
+    Session session = new Session(sessionId, job, creditCapable);
+    long verified = verifiable(job, heldBytes, measuredBytes);
     List<Effect> effects = new ArrayList<>();
     for (Session other : job.sessions) {
       if (other.credited() && !other.revoking) {
@@ -286,9 +338,23 @@ public final class MemoryLedger {
     job.sessions.add(session);
     sessions.put(sessionId, session);
     refreshOverhead(job);
+    session.unverified = heldBytes - verified;
+    job.unverified += session.unverified;
     setHolding(session, heldBytes, heldBytes);
     maybeGrantCredit(job, effects);
     return effects;
+  }
+
+  /** How much of a claim counts against the card (see the class comment). */
+  private long verifiable(Job job, long claimed, long measured) {
+    long v = Math.min(claimed, freeBytes());
+    if (job.limit > 0) {
+      v = Math.min(v, Math.max(0, job.limit - job.overhead - job.held));
+    }
+    if (measured >= 0) {
+      v = Math.min(v, measured);
+    }
+    return Math.max(0, v);
   }
 
   /**
@@ -317,43 +383,72 @@ public final class MemoryLedger {
       return;
     }
     long used = Math.max(0, session.used - bytes);
+    shrinkUnverified(session, used);
     setHolding(session, holdingFor(session, used), used);
   }
 
-  /** A credited session says how much it uses now; ignored for exact sessions. */
-  public void usageReport(long sessionId, long usedBytes) {
-    usageReport(sessionId, usedBytes, usedBytes, 0);
+  /** An unverified claim never exceeds what the session still holds. */
+  private void shrinkUnverified(Session session, long newUsed) {
+    long u = Math.min(session.unverified, newUsed);
+    session.job.unverified -= session.unverified - u;
+    session.unverified = u;
   }
 
   /**
-   * A credited session says how much it uses now, the highest it used since its previous report
-   * and how many allocations it refused locally meanwhile; ignored for exact sessions, whose every
-   * allocation the ledger decides itself.
+   * What a session decided locally since its previous report, as deltas: {@code takenBytes}
+   * allocated under its credit (or while the coordinator was away), {@code freedBytes} released;
+   * the highest usage it reached meanwhile and how many allocations it refused locally. Always
+   * recorded, even past the job's limit (the ledger tells the truth; the job is then refused
+   * growth until under). {@code creditEpoch} is the credit the bytes were decided under (0 =
+   * none); any epoch is recorded the same way, it only tells whether the peak can be believed.
+   * Returns whether the job is within its limit afterwards.
    */
-  public void usageReport(long sessionId, long usedBytes, long peakBytes, long localRefusals) {
+  public boolean memReport(
+      long sessionId,
+      long creditEpoch,
+      long takenBytes,
+      long freedBytes,
+      long peakBytes,
+      long localRefusals) {
     Session session = sessions.get(sessionId);
-    if (session == null || !session.credited() || usedBytes < 0) {
-      return;
+    if (session == null) {
+      return false;
     }
-    setHolding(session, Math.max(session.ceiling, usedBytes), usedBytes);
+    long taken = Math.max(0, takenBytes);
+    long freed = Math.max(0, freedBytes);
+    long used = session.used;
+    used = taken > Long.MAX_VALUE - used ? Long.MAX_VALUE : used + taken;
+    used = Math.max(0, used - freed);
+    shrinkUnverified(session, used);
+    setHolding(session, holdingFor(session, used), used);
     Job job = session.job;
-    long sessionPeak = Math.min(Math.max(peakBytes, usedBytes), session.ceiling);
-    job.peak = Math.max(job.peak, job.used - usedBytes + sessionPeak);
+    long sessionPeak = Math.max(peakBytes, used);
+    if (session.credited() && creditEpoch == session.epoch) {
+      sessionPeak = Math.min(sessionPeak, session.ceiling); // a credit holder never passes it
+    } else {
+      sessionPeak = used;
+    }
+    job.peak = Math.max(job.peak, job.used - used + sessionPeak);
     job.refusals += Math.max(0, localRefusals);
+    return job.limit <= 0 || job.used + job.overhead <= job.limit;
   }
 
+  /** Version 1's absolute usage report: ignored (a version 1 session is never lent a credit). */
+  public void usageReport(long sessionId, long usedBytes) {}
+
   /**
-   * The credit holder stopped allocating locally and says what it uses: the ceiling drops to that
-   * usage, deferred reserves of the job are decided. Answers for an old epoch are ignored.
+   * The credit holder stopped deciding locally: it has reported every local decision before this
+   * (frames of a connection stay in order), so the ceiling drops to the ledger's own count of its
+   * usage; deferred reserves of the job are decided. Returns of an old epoch are ignored.
    */
-  public List<Effect> creditReturn(long sessionId, long epoch, long usedBytes) {
+  public List<Effect> creditReturn(long sessionId, long epoch) {
     Session session = sessions.get(sessionId);
-    if (session == null || !session.credited() || session.epoch != epoch || usedBytes < 0) {
+    if (session == null || !session.credited() || session.epoch != epoch) {
       return List.of();
     }
     session.ceiling = 0;
     session.revoking = false;
-    setHolding(session, usedBytes, usedBytes);
+    setHolding(session, session.used, session.used);
     List<Effect> effects = new ArrayList<>();
     resolveDeferred(session.job, effects);
     maybeGrantCredit(session.job, effects);
@@ -366,7 +461,7 @@ public final class MemoryLedger {
     if (session == null || !session.credited()) {
       return List.of();
     }
-    return creditReturn(sessionId, session.epoch, session.used);
+    return creditReturn(sessionId, session.epoch);
   }
 
   /**
@@ -378,7 +473,7 @@ public final class MemoryLedger {
     if (session == null || !session.credited() || !session.revoking || session.epoch != epoch) {
       return List.of();
     }
-    return creditReturn(sessionId, epoch, session.used);
+    return creditReturn(sessionId, epoch);
   }
 
   /** The session went away: everything it held is released at once. */
@@ -387,6 +482,7 @@ public final class MemoryLedger {
     if (session == null) {
       return List.of();
     }
+    shrinkUnverified(session, 0);
     setHolding(session, 0, 0);
     Job job = session.job;
     job.sessions.remove(session);
@@ -428,23 +524,31 @@ public final class MemoryLedger {
     for (Session s : job.sessions) {
       list.add(new SessionUsage(s.id, s.held, s.used, s.ceiling));
     }
-    return new JobUsage(job.id, job.limit, job.held, job.used, job.peak, job.refusals, list);
+    return new JobUsage(
+        job.id, job.limit, job.held, job.used, job.peak, job.refusals, list, job.overhead,
+        job.unverified);
   }
 
   private static long holdingFor(Session session, long used) {
     return session.credited() ? Math.max(session.ceiling, used) : used;
   }
 
+  /**
+   * Sets a session's holding and usage; the card's count moves by the holding less the session's
+   * unverified bytes (set before by the caller).
+   */
   private void setHolding(Session session, long newHeld, long newUsed) {
     Job job = session.job;
     long heldDelta = newHeld - session.held;
     long usedDelta = newUsed - session.used;
+    long cardBefore = session.cardHeld;
     session.held = newHeld;
     session.used = newUsed;
+    session.cardHeld = Math.max(0, newHeld - session.unverified);
     job.held += heldDelta;
     job.used += usedDelta;
     job.peak = Math.max(job.peak, job.used);
-    held += heldDelta;
+    held += session.cardHeld - cardBefore;
   }
 
   private Decision decide(Session session, long bytes) {
@@ -505,7 +609,7 @@ public final class MemoryLedger {
       return;
     }
     Session session = job.sessions.iterator().next();
-    if (session.credited()) {
+    if (session.credited() || !session.creditCapable) {
       return;
     }
     long ceiling = Math.min(job.limit - job.overhead, session.held + freeBytes());

@@ -71,7 +71,7 @@ class GpuActorNvmlTest {
     var b = attach(gpu, 2, "j", 4 * GIB, 0); // two sessions: exact mode
     a.expectMessageClass(SessionActor.CreditGranted.class);
     var revoked = a.expectMessageClass(SessionActor.CreditRevoked.class);
-    gpu.tell(new GpuActor.CreditReturn(1, revoked.epoch(), 0));
+    gpu.tell(new GpuActor.CreditReturn(1, revoked.epoch()));
 
     gpu.tell(new GpuActor.SetOverhead(Map.of("j", 600 * MIB)));
     gpu.tell(new GpuActor.Reserve(2, 1, 3 * GIB + 512 * MIB));

@@ -57,7 +57,8 @@ class MemoryLedgerOverheadTest {
     // NVML now sees the context: the 10 GiB credit no longer fits, it is taken back ...
     assertThat(ledger.setOverhead("j", 500 * MIB)).containsExactly(new CreditRevoke(1, 1));
     // ... and lent again, smaller, once the session says what it uses
-    assertThat(ledger.creditReturn(1, 1, 2 * GIB))
+    ledger.memReport(1, 1, 2 * GIB, 0, 2 * GIB, 0);
+    assertThat(ledger.creditReturn(1, 1))
         .containsExactly(new CreditGrant(1, 10 * GIB - 500 * MIB, 2));
     // the same or a smaller overhead leaves the new credit alone
     assertThat(ledger.setOverhead("j", 500 * MIB)).isEmpty();
@@ -71,7 +72,8 @@ class MemoryLedgerOverheadTest {
     ledger.attach("j", 1, 0);
     ledger.setOverhead("j", 6 * GIB); // a spike: the credit is taken back
     // the session uses 5 GiB: nothing is left to lend under 10 GiB - 6 GiB
-    assertThat(ledger.creditReturn(1, 1, 5 * GIB)).isEmpty();
+    ledger.memReport(1, 1, 5 * GIB, 0, 5 * GIB, 0);
+    assertThat(ledger.creditReturn(1, 1)).isEmpty();
     assertThat(ledger.setOverhead("j", 500 * MIB))
         .containsExactly(new CreditGrant(1, 10 * GIB - 500 * MIB, 2));
   }

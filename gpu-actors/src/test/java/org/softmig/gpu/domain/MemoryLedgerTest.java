@@ -19,6 +19,7 @@ import org.softmig.gpu.domain.MemoryLedger.Resolved;
 class MemoryLedgerTest {
 
   static final long GIB = 1L << 30;
+  static final long MIB = 1L << 20;
 
   @Test
   void grantsWithinTheLimitAndRefusesBeyondItWithTheNumbers() {
@@ -84,7 +85,7 @@ class MemoryLedgerTest {
     assertThat(effects).containsExactly(new CreditGrant(1, 12 * GIB, 1));
     assertThat(ledger.heldBytes()).isEqualTo(12 * GIB);
 
-    ledger.usageReport(1, 5 * GIB);
+    ledger.memReport(1, 1, 5 * GIB, 0, 5 * GIB, 0);
     assertThat(ledger.job("j").orElseThrow().usedBytes()).isEqualTo(5 * GIB);
     assertThat(ledger.job("j").orElseThrow().heldBytes()).isEqualTo(12 * GIB);
     assertThat(ledger.reserve(1, 8 * GIB, 0)).isInstanceOf(Refused.class);
@@ -106,13 +107,13 @@ class MemoryLedgerTest {
     ledger.setLimit("j", 10 * GIB);
     ledger.attach("j", 1, 0); // alone: credit of 10 GiB
 
-    ledger.usageReport(1, 2 * GIB, 9 * GIB, 3); // went up to 9 GiB, refused 3 times, back at 2
+    ledger.memReport(1, 1, 2 * GIB, 0, 9 * GIB, 3); // went up to 9 GiB, refused 3 times, back at 2
     var job = ledger.job("j").orElseThrow();
     assertThat(job.usedBytes()).isEqualTo(2 * GIB);
     assertThat(job.peakBytes()).isEqualTo(9 * GIB);
     assertThat(job.refusals()).isEqualTo(3);
 
-    ledger.usageReport(1, GIB, 40 * GIB, 0); // a peak past the ceiling is not believed
+    ledger.memReport(1, 1, 0, GIB, 40 * GIB, 0); // a peak past the ceiling is not believed
     assertThat(ledger.job("j").orElseThrow().peakBytes()).isEqualTo(10 * GIB);
   }
 
@@ -125,7 +126,8 @@ class MemoryLedgerTest {
     assertThat(effects).containsExactly(new CreditRevoke(1, 1));
 
     assertThat(ledger.reserve(2, 4 * GIB, 77)).isInstanceOf(Deferred.class);
-    List<Effect> resolved = ledger.creditReturn(1, 1, 3 * GIB);
+    ledger.memReport(1, 1, 3 * GIB, 0, 3 * GIB, 0);
+    List<Effect> resolved = ledger.creditReturn(1, 1);
     assertThat(resolved)
         .containsExactly(new Resolved(2, 77, new Granted(7 * GIB, 10 * GIB, 41 * GIB)));
     assertThat(ledger.heldBytes()).isEqualTo(7 * GIB);
@@ -137,7 +139,7 @@ class MemoryLedgerTest {
     ledger.setLimit("j", 10 * GIB);
     ledger.attach("j", 1, 0);
     ledger.attach("j", 2, 0);
-    assertThat(ledger.creditReturn(1, 42, 0)).isEmpty();
+    assertThat(ledger.creditReturn(1, 42)).isEmpty();
     assertThat(ledger.job("j").orElseThrow().heldBytes()).isEqualTo(10 * GIB);
   }
 
@@ -174,7 +176,68 @@ class MemoryLedgerTest {
     ledger.setLimit("j", 4 * GIB);
     ledger.attach("j", 1, 0);
     assertThat(ledger.setLimit("j", 8 * GIB)).containsExactly(new CreditRevoke(1, 1));
-    assertThat(ledger.creditReturn(1, 1, GIB)).containsExactly(new CreditGrant(1, 8 * GIB, 2));
+    ledger.memReport(1, 1, GIB, 0, GIB, 0);
+    assertThat(ledger.creditReturn(1, 1)).containsExactly(new CreditGrant(1, 8 * GIB, 2));
+  }
+
+  @Test
+  void aSessionOfTheFirstProtocolVersionIsNeverLentACredit() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", 4 * GIB);
+    assertThat(ledger.attach("j", 1, 0, -1, false)).isEmpty();
+    assertThat(ledger.reserve(1, 3 * GIB, 0)).isInstanceOf(Granted.class);
+    assertThat(ledger.reserve(1, 2 * GIB, 0)).isInstanceOf(Refused.class);
+  }
+
+  @Test
+  void aCreditReturnNeverOverwritesWhatTheLedgerCounted() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", 24 * GIB);
+    ledger.attach("j", 1, 0);
+    // a reserve sent before the shim saw its credit is granted against the credit
+    assertThat(ledger.reserve(1, 20 * GIB, 1)).isInstanceOf(Granted.class);
+    ledger.attach("j", 2, 0);
+    // the shim returns the credit before the reserve's answer reached it: no figure, no loss
+    ledger.creditReturn(1, 1);
+    assertThat(ledger.job("j").orElseThrow().heldBytes()).isEqualTo(20 * GIB);
+    assertThat(ledger.reserve(2, 20 * GIB, 2)).isInstanceOf(Refused.class);
+  }
+
+  @Test
+  void reportsAreRecordedPastTheLimitAndTheJobIsRefusedUntilUnder() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", GIB);
+    ledger.attach("j", 1, 0);
+    ledger.attach("j", 2, 0);
+    ledger.expireCredit(1);
+    // decided while the coordinator was stalled: the truth, even over the limit
+    assertThat(ledger.memReport(1, 0, 1200 * MIB, 0, 0, 0)).isFalse();
+    var job = ledger.job("j").orElseThrow();
+    assertThat(job.usedBytes()).isEqualTo(1200 * MIB);
+    assertThat(job.overLimit()).isTrue();
+    assertThat(ledger.reserve(2, MIB, 0)).isInstanceOf(Refused.class);
+    ledger.memReport(1, 0, 0, 600 * MIB, 0, 0);
+    assertThat(ledger.job("j").orElseThrow().overLimit()).isFalse();
+    assertThat(ledger.reserve(2, 400 * MIB, 0)).isInstanceOf(Granted.class);
+  }
+
+  @Test
+  void anUnverifiableClaimRefusesTheClaimantsJobButNotOthers() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("liar", 8 * GIB);
+    // claims 40 GiB on reconnect; NVML measured 2 GiB for the process
+    ledger.attach("liar", 1, 40 * GIB, 2 * GIB, true);
+    var liar = ledger.job("liar").orElseThrow();
+    assertThat(liar.usedBytes()).isEqualTo(40 * GIB);
+    assertThat(liar.unverifiedBytes()).isEqualTo(38 * GIB);
+    assertThat(liar.overLimit()).isTrue();
+    assertThat(ledger.heldBytes()).isEqualTo(2 * GIB);
+    assertThat(ledger.reserve(1, MIB, 0)).isInstanceOf(Refused.class);
+    ledger.attach("other", 2, 0);
+    assertThat(ledger.reserve(2, 40 * GIB, 0)).isInstanceOf(Granted.class);
+    // frees bring the unverified part down with what is held
+    ledger.free(1, 39 * GIB);
+    assertThat(ledger.job("liar").orElseThrow().unverifiedBytes()).isEqualTo(GIB);
   }
 
   /**
@@ -216,16 +279,16 @@ class MemoryLedgerTest {
             case 2, 3 -> ledger.free(id, (long) random.nextInt(4096) * (1 << 20));
             case 4 -> {
               long ceiling = ceilingOf(ledger, live.get(id), id);
-              if (ceiling > 0) { // a shim reports at most its ceiling
-                ledger.usageReport(id, (long) (random.nextDouble() * ceiling));
+              long used = usedOf(ledger, live.get(id), id);
+              if (ceiling > used) { // a shim takes at most up to its ceiling
+                ledger.memReport(
+                    id, 0, (long) (random.nextDouble() * (ceiling - used)), 0, 0, 0);
               }
             }
             case 5 -> {
               Long epoch = credits.remove(id);
-              if (epoch != null) { // a shim returns at most its ceiling
-                long ceiling = ceilingOf(ledger, live.get(id), id);
-                effects.addAll(
-                    ledger.creditReturn(id, epoch, (long) (random.nextDouble() * ceiling)));
+              if (epoch != null) {
+                effects.addAll(ledger.creditReturn(id, epoch));
               }
             }
             default -> ledger.reserve(id, (long) random.nextInt(8192) * (1 << 20), step);
@@ -252,6 +315,14 @@ class MemoryLedgerTest {
         assertThat(ledger.heldBytes()).isLessThanOrEqualTo(total);
       }
     }
+  }
+
+  private static long usedOf(MemoryLedger ledger, String job, long session) {
+    return ledger.job(job).orElseThrow().sessions().stream()
+        .filter(s -> s.sessionId() == session)
+        .findFirst()
+        .orElseThrow()
+        .usedBytes();
   }
 
   private static long ceilingOf(MemoryLedger ledger, String job, long session) {
