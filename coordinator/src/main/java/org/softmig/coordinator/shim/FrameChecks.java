@@ -158,7 +158,20 @@ public final class FrameChecks {
     return switch (frame.getBodyCase()) {
       case MEM_RESERVE -> memory("reserve", frame.getMemReserve().getBytes());
       case MEM_FREE -> memory("free", frame.getMemFree().getBytes());
-      case CREDIT_RETURN -> memory("credit return", frame.getCreditReturn().getUsedBytes());
+      case MEM_REPORT -> {
+        var m = frame.getMemReport();
+        String why = memory("report taken", m.getTakenBytes());
+        if (why == null) {
+          why = memory("report freed", m.getFreedBytes());
+        }
+        if (why == null) {
+          why = memory("report peak", m.getPeakBytes());
+        }
+        if (why == null && m.getRefusals() < 0) {
+          why = "report of " + Long.toUnsignedString(m.getRefusals()) + " refusals";
+        }
+        yield why;
+      }
       case USAGE_REPORT -> {
         var u = frame.getUsageReport();
         String why = memory("usage report", u.getUsedBytes());
