@@ -288,6 +288,22 @@ public final class Coordinator implements AutoCloseable {
     system.getWhenTerminated().toCompletableFuture().get();
   }
 
+  /**
+   * Why the actor system stopped although nobody closed this coordinator: the cluster downed or
+   * removed this node (another member's {@code Down}, the Split Brain Resolver), or Akka stopped
+   * for another reason. Empty while it runs or after {@link #close()}.
+   */
+  public java.util.Optional<String> stoppedWithoutClose() {
+    if (closed.get() || !system.getWhenTerminated().toCompletableFuture().isDone()) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(
+        akka.actor.CoordinatedShutdown.get(system)
+            .getShutdownReason()
+            .map(reason -> reason.getClass().getSimpleName().replace("$", ""))
+            .orElse("the actor system terminated"));
+  }
+
   /** Stops the socket server, the actor system and the inventory; only the first call acts. */
   @Override
   public void close() {

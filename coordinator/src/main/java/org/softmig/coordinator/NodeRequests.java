@@ -187,11 +187,19 @@ public final class NodeRequests implements CliRequests {
 
   /**
    * This node's parts (the freshest) and the cluster's parts of every other node, by node and GPU.
+   * While this node knows the job, the cluster's parts naming this node are left out: this
+   * node's part of a report comes from its own actors only.
    */
   static ReportReply mergeReports(ReportReply local, ReportReply cluster) {
+    java.util.Set<String> localNodes = new java.util.HashSet<>();
+    for (JobReport r : local.getReportsList()) {
+      localNodes.add(r.getNode());
+    }
     java.util.Map<String, JobReport> byPart = new java.util.TreeMap<>();
     for (JobReport r : cluster.getReportsList()) {
-      byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);
+      if (!localNodes.contains(r.getNode())) {
+        byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);
+      }
     }
     for (JobReport r : local.getReportsList()) {
       byPart.put(r.getNode() + "/" + r.getGpuUuid(), r);

@@ -41,4 +41,17 @@ class NodeRequestsMergeTest {
                 .getReportsList())
         .containsExactly(part("n2", "GPU-b", 300));
   }
+
+  @Test
+  void theClusterCannotAddPartsOfThisNodeWhileThisNodeKnowsTheJob() {
+    ReportReply local = ReportReply.newBuilder().addReports(part("n1", "GPU-a", 200)).build();
+    ReportReply cluster =
+        ReportReply.newBuilder()
+            .addReports(part("n1", "GPU-forged", 999))
+            .addReports(part("n2", "GPU-b", 300))
+            .build();
+
+    assertThat(NodeRequests.mergeReports(local, cluster).getReportsList())
+        .containsExactly(part("n1", "GPU-a", 200), part("n2", "GPU-b", 300));
+  }
 }

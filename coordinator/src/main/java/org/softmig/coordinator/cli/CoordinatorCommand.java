@@ -85,10 +85,21 @@ public final class CoordinatorCommand implements Callable<Integer> {
   @Option(names = "--proc-root", hidden = true, description = "where /proc is (tests)")
   Path procRoot;
 
+  /**
+   * Exit status when the cluster stopped the coordinator (it was downed or removed): not 0, so
+   * that the service manager restarts it and it rejoins (EX_TEMPFAIL).
+   */
+  public static final int EXIT_STOPPED_BY_CLUSTER = 75;
+
   @Override
   public Integer call() throws Exception {
     NodeSettings settings = settings();
     ClusterOptions cluster = clusterOptions();
+    try {
+      cluster.toClusterSettings(settings); // a configured cluster without TLS stops here
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(e.getMessage());
+    }
     GpuInventory inventory;
     try {
       inventory = cluster.observer() ? NO_GPUS : inventory(settings);
@@ -102,6 +113,18 @@ public final class CoordinatorCommand implements Callable<Integer> {
           .getErr()
           .println("softmig coordinator listening on " + coordinator.socket());
       coordinator.awaitTermination();
+      java.util.Optional<String> reason = coordinator.stoppedWithoutClose();
+      if (reason.isPresent()) {
+        spec.commandLine()
+            .getErr()
+            .println(
+                "softmig coordinator stopped by the cluster ("
+                    + reason.get()
+                    + "); exiting with status "
+                    + EXIT_STOPPED_BY_CLUSTER
+                    + " so that the service manager restarts it");
+        return EXIT_STOPPED_BY_CLUSTER;
+      }
     }
     return 0;
   }

@@ -153,11 +153,11 @@ public final class StatusPrinter {
   public static String table(StatusReply reply, String me, String only) {
     StringBuilder b = new StringBuilder();
     for (NodeStatus n : reply.getNodesList()) {
-      b.append("node ").append(n.getNode());
+      b.append("node ").append(shown(n.getNode()));
       if (!n.getReachable()) {
         b.append("  UNREACHABLE");
         if (!n.getHealth().isEmpty()) {
-          b.append(" (").append(n.getHealth()).append(')');
+          b.append(" (").append(shown(n.getHealth())).append(')');
         }
       }
       if (n.getObserver()) {
@@ -173,8 +173,8 @@ public final class StatusPrinter {
                 Locale.ROOT,
                 "  GPU %d  %s  %s  %s used of %s%n",
                 g.getIndex(),
-                g.getUuid(),
-                g.getName(),
+                shown(g.getUuid()),
+                shown(g.getName()),
                 Sizes.format(g.getMemoryUsedBytes()),
                 Sizes.format(g.getMemoryTotalBytes())));
         if (g.getJobsCount() == 0) {
@@ -192,8 +192,8 @@ public final class StatusPrinter {
                   Locale.ROOT,
                   "  %s %-14s %-10s %12s %12s %6.1f%% %6.1f%%  %s%n",
                   !me.isEmpty() && j.getUser().equals(me) ? ">" : " ",
-                  j.getJobId() + (j.getPlaced() ? "*" : ""),
-                  j.getUser(),
+                  shown(j.getJobId()) + (j.getPlaced() ? "*" : ""),
+                  shown(j.getUser()),
                   Sizes.format(j.getMemoryUsedBytes()),
                   j.getMemoryLimitBytes() == 0 ? "none" : Sizes.format(j.getMemoryLimitBytes()),
                   j.getSmLimitPercent(),
@@ -207,10 +207,46 @@ public final class StatusPrinter {
                 Locale.ROOT,
                 "  unmanaged pid %d (%s) on %s: %s, %s%n",
                 u.getPid(),
-                u.getUser(),
-                u.getGpuUuid(),
+                shown(u.getUser()),
+                shown(u.getGpuUuid()),
                 Sizes.format(u.getUsedBytes()),
-                u.getReason()));
+                shown(u.getReason())));
+      }
+    }
+    return b.toString();
+  }
+
+  /** Longest text shown for one field; a longer one ends in "...". */
+  static final int MAX_SHOWN = 200;
+
+  /**
+   * A string from a coordinator (maybe another node's, maybe a job's) as it may reach a terminal:
+   * control and formatting characters (escape sequences, bidirectional overrides) become '?',
+   * and it is cut at {@link #MAX_SHOWN} characters.
+   */
+  public static String shown(String text) {
+    StringBuilder b = new StringBuilder(Math.min(text.length(), MAX_SHOWN + 3));
+    int count = 0;
+    for (int i = 0; i < text.length(); ) {
+      int cp = text.codePointAt(i);
+      i += Character.charCount(cp);
+      if (count++ == MAX_SHOWN) {
+        b.append("...");
+        break;
+      }
+      int type = Character.getType(cp);
+      boolean unsafe =
+          Character.isISOControl(cp)
+              || type == Character.FORMAT
+              || type == Character.LINE_SEPARATOR
+              || type == Character.PARAGRAPH_SEPARATOR
+              || type == Character.PRIVATE_USE
+              || type == Character.SURROGATE
+              || type == Character.UNASSIGNED;
+      if (unsafe) {
+        b.append('?');
+      } else {
+        b.appendCodePoint(cp);
       }
     }
     return b.toString();

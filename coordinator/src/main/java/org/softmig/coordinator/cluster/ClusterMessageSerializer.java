@@ -69,7 +69,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
   public byte[] toBinary(Object o) {
     if (o instanceof NodeView.Update) {
       NodeView.Update m = (NodeView.Update) o;
-      return NodeSnapshotUpdate.newBuilder().setStatus(m.status()).build().toByteArray();
+      return NodeSnapshotUpdate.newBuilder()
+          .setStatus(m.status())
+          .setFrom(refToString(m.from()))
+          .build()
+          .toByteArray();
     } else if (o instanceof NodeView.Get) {
       NodeView.Get m = (NodeView.Get) o;
       return NodeViewQuery.newBuilder().setReplyTo(refToString(m.replyTo())).build().toByteArray();
@@ -87,6 +91,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
       return JobUsageUpdate.newBuilder()
           .setPart(m.part())
           .setEnded(m.ended())
+          .setFrom(refToString(m.from()))
           .build()
           .toByteArray();
     } else if (o instanceof JobView.Get) {
@@ -104,7 +109,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     try {
       switch (manifest) {
         case NODE_UPDATE:
-          return new NodeView.Update(NodeSnapshotUpdate.parseFrom(bytes).getStatus());
+          NodeSnapshotUpdate nodeUpdate = NodeSnapshotUpdate.parseFrom(bytes);
+          return new NodeView.Update(
+              nodeUpdate.getStatus(),
+              this.<NodePublisher.Command>refFromString(nodeUpdate.getFrom(), "from"));
         case NODE_GET:
           return new NodeView.Get(
               this.<NodeView.Snapshot>refFromString(NodeViewQuery.parseFrom(bytes).getReplyTo()));
@@ -118,7 +126,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
               this.<NodeView.Snapshot>refFromString(NodeViewQuery.parseFrom(bytes).getReplyTo()));
         case JOB_UPDATE:
           JobUsageUpdate update = JobUsageUpdate.parseFrom(bytes);
-          return new JobView.Update(update.getPart(), update.getEnded());
+          return new JobView.Update(
+              update.getPart(),
+              update.getEnded(),
+              this.<NodePublisher.Command>refFromString(update.getFrom(), "from"));
         case JOB_GET:
           return new JobView.Get(
               this.<JobView.Parts>refFromString(JobViewQuery.parseFrom(bytes).getReplyTo()));
@@ -141,8 +152,13 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
   }
 
   private <T> ActorRef<T> refFromString(String text) throws NotSerializableException {
+    return refFromString(text, "reply_to");
+  }
+
+  private <T> ActorRef<T> refFromString(String text, String field)
+      throws NotSerializableException {
     if (text.isEmpty()) {
-      throw new NotSerializableException("message has no reply_to");
+      throw new NotSerializableException("message has no " + field);
     }
     return resolver().resolveActorRef(text);
   }

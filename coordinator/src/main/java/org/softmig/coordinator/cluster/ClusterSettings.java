@@ -24,6 +24,7 @@ import java.util.Optional;
  * @param observer a node without GPUs (login or controller host)
  * @param pushInterval how often the node's snapshot is pushed when nothing changed
  * @param queryTimeout how long a cluster query waits for each node
+ * @param limits bounds on inbound cluster connections and on remembered nodes
  */
 public record ClusterSettings(
     String nodeName,
@@ -33,7 +34,8 @@ public record ClusterSettings(
     boolean observer,
     Optional<TlsSettings> tls,
     Duration pushInterval,
-    Duration queryTimeout) {
+    Duration queryTimeout,
+    Limits limits) {
 
   public static final String SYSTEM_NAME = "softmig";
   public static final int DEFAULT_PORT = 25520;
@@ -51,6 +53,7 @@ public record ClusterSettings(
     Objects.requireNonNull(tls, "tls");
     Objects.requireNonNull(pushInterval, "pushInterval");
     Objects.requireNonNull(queryTimeout, "queryTimeout");
+    Objects.requireNonNull(limits, "limits");
     if (nodeName.isBlank()) {
       throw new IllegalArgumentException("cluster node name is empty");
     }
@@ -81,16 +84,80 @@ public record ClusterSettings(
         observer,
         Optional.empty(),
         DEFAULT_PUSH_INTERVAL,
-        DEFAULT_QUERY_TIMEOUT);
+        DEFAULT_QUERY_TIMEOUT,
+        Limits.DEFAULTS);
+  }
+
+  /**
+   * What one peer, or anyone who can reach the cluster port, can make this node hold.
+   *
+   * @param maxConnections open TCP connections of the cluster transport, inbound and outbound
+   *     together ({@code akka.io.tcp.max-channels}); past it, new connections wait in the kernel's
+   *     backlog until one closes
+   * @param silentTimeout an inbound connection that has sent nothing for this long after it was
+   *     accepted is closed (a TLS handshake comes within milliseconds)
+   * @param idleTimeout an inbound connection that has received nothing for this long is closed;
+   *     members close their own idle outbound connections after half of it
+   * @param forgetAfter a node that left membership is dropped from cluster status after this long
+   * @param maxRemembered at most this many departed nodes are remembered (the oldest go first)
+   */
+  public record Limits(
+      int maxConnections,
+      Duration silentTimeout,
+      Duration idleTimeout,
+      Duration forgetAfter,
+      int maxRemembered) {
+
+    public static final Limits DEFAULTS =
+        new Limits(4096, Duration.ofSeconds(10), Duration.ofMinutes(2), Duration.ofHours(24), 1024);
+
+    public Limits {
+      Objects.requireNonNull(silentTimeout, "silentTimeout");
+      Objects.requireNonNull(idleTimeout, "idleTimeout");
+      Objects.requireNonNull(forgetAfter, "forgetAfter");
+      if (maxConnections < 16) {
+        throw new IllegalArgumentException(
+            "max cluster connections [" + maxConnections + "] must be at least 16");
+      }
+      if (silentTimeout.toMillis() < 1000) {
+        throw new IllegalArgumentException(
+            "silent connection timeout [" + silentTimeout + "] must be at least 1 s");
+      }
+      if (idleTimeout.compareTo(silentTimeout) < 0 || idleTimeout.toMillis() < 2000) {
+        throw new IllegalArgumentException(
+            "idle connection timeout ["
+                + idleTimeout
+                + "] must be at least 2 s and not below the silent timeout");
+      }
+      if (forgetAfter.isNegative() || forgetAfter.isZero()) {
+        throw new IllegalArgumentException("forget-after [" + forgetAfter + "] must be positive");
+      }
+      if (maxRemembered < 1) {
+        throw new IllegalArgumentException("max remembered nodes must be at least 1");
+      }
+    }
   }
 
   public ClusterSettings withTls(TlsSettings settings) {
     return new ClusterSettings(
-        nodeName, host, port, seeds, observer, Optional.of(settings), pushInterval, queryTimeout);
+        nodeName,
+        host,
+        port,
+        seeds,
+        observer,
+        Optional.of(settings),
+        pushInterval,
+        queryTimeout,
+        limits);
   }
 
   public ClusterSettings withIntervals(Duration push, Duration query) {
-    return new ClusterSettings(nodeName, host, port, seeds, observer, tls, push, query);
+    return new ClusterSettings(nodeName, host, port, seeds, observer, tls, push, query, limits);
+  }
+
+  public ClusterSettings withLimits(Limits v) {
+    return new ClusterSettings(
+        nodeName, host, port, seeds, observer, tls, pushInterval, queryTimeout, v);
   }
 
   /** A snapshot older than this means its node is no longer reporting. */
@@ -140,7 +207,11 @@ public record ClusterSettings(
             .withValue("akka.remote.artery.canonical.hostname", value(host))
             .withValue("akka.remote.artery.canonical.port", value(port))
             .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedAddresses))
-            .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(roles()));
+            .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(roles()))
+            .withValue("akka.io.tcp.max-channels", value(limits.maxConnections()))
+            .withValue(
+                "akka.remote.artery.advanced.stop-idle-outbound-after",
+                value(limits.idleTimeout().dividedBy(2).toMillis() + "ms"));
     if (tls.isPresent()) {
       TlsSettings t = tls.get();
       String ssl = "akka.remote.artery.ssl.config-ssl-engine.";
@@ -157,7 +228,9 @@ public record ClusterSettings(
               .withValue(ssl + "trust-store-password", value(t.trustStorePassword()))
               .withValue(ssl + "protocol", value(t.protocol()))
               .withValue(ssl + "enabled-algorithms", ConfigValueFactory.fromIterable(t.cipherSuites()))
-              .withValue(ssl + "require-mutual-authentication", value(true));
+              .withValue(ssl + "require-mutual-authentication", value(true))
+              // the member at an address must hold a certificate for that address's host
+              .withValue(ssl + "hostname-verification", value(true));
     }
     return config;
   }

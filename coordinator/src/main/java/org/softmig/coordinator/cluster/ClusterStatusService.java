@@ -14,7 +14,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.Optional;
 import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.StatusReply;
 
@@ -50,15 +50,17 @@ public final class ClusterStatusService extends AbstractBehavior<ClusterStatusSe
   }
 
   private final ClusterSettings settings;
-  /** Every node seen in membership, with its observer flag. */
-  private final Map<String, Boolean> seen = new TreeMap<>();
+  /** The members, and the nodes that left until they are forgotten. */
+  private final RememberedNodes seen;
 
   private final Map<String, NodeStatus> lastKnown = new HashMap<>();
 
   private ClusterStatusService(ActorContext<Command> context, ClusterSettings settings) {
     super(context);
     this.settings = settings;
-    seen.put(settings.nodeName(), settings.observer());
+    this.seen =
+        new RememberedNodes(settings.limits().forgetAfter(), settings.limits().maxRemembered());
+    seen.member(settings.nodeName(), settings.observer());
   }
 
   @Override
@@ -75,25 +77,41 @@ public final class ClusterStatusService extends AbstractBehavior<ClusterStatusSe
     ClusterMember.nodeName(event.member())
         .ifPresent(
             node -> {
-              if (!seen.containsKey(node)) {
+              if (event instanceof ClusterEvent.MemberRemoved) {
+                if (Senders.holderOf(Cluster.get(getContext().getSystem()), node).isEmpty()) {
+                  seen.departed(node, System.currentTimeMillis());
+                }
+                return;
+              }
+              if (!seen.nodes().containsKey(node)) {
                 getContext().getLog().info("Cluster node [{}] seen", node);
               }
-              seen.put(node, event.member().hasRole(ClusterSettings.ROLE_OBSERVER));
+              seen.member(node, event.member().hasRole(ClusterSettings.ROLE_OBSERVER));
             });
+    seen.prune(System.currentTimeMillis()).forEach(lastKnown::remove);
     return this;
   }
 
   private Behavior<Command> onGetStatus(GetStatus request) {
     List<ClusterMember> members = ClusterMember.of(Cluster.get(getContext().getSystem()).state());
+    seen.prune(System.currentTimeMillis()).forEach(lastKnown::remove);
     List<ClusterStatusAssembly.Target> targets = new ArrayList<>();
-    seen.forEach(
-        (node, observer) ->
-            targets.add(
-                new ClusterStatusAssembly.Target(
-                    node,
-                    observer,
-                    ClusterStatusAssembly.membership(members, node),
-                    ClusterStatusAssembly.liveAddress(members, node))));
+    Cluster cluster = Cluster.get(getContext().getSystem());
+    seen.nodes().forEach(
+        (node, observer) -> {
+          // of several members claiming one name, only the one holding it speaks for it
+          Optional<String> holder = Senders.holderOf(cluster, node).map(Object::toString);
+          List<ClusterMember> own =
+              members.stream()
+                  .filter(m -> !m.node().equals(node) || holder.map(m.address()::equals).orElse(true))
+                  .toList();
+          targets.add(
+              new ClusterStatusAssembly.Target(
+                  node,
+                  observer,
+                  ClusterStatusAssembly.membership(own, node),
+                  ClusterStatusAssembly.liveAddress(own, node)));
+        });
     getContext().getLog().debug("Cluster status over [{}] nodes", targets.size());
     getContext()
         .spawnAnonymous(
@@ -108,7 +126,13 @@ public final class ClusterStatusService extends AbstractBehavior<ClusterStatusSe
   }
 
   private Behavior<Command> onFanOutDone(FanOutDone done) {
-    lastKnown.putAll(done.answered());
+    done.answered()
+        .forEach(
+            (node, status) -> {
+              if (seen.nodes().containsKey(node)) {
+                lastKnown.put(node, status);
+              }
+            });
     done.replyTo().tell(done.reply());
     return this;
   }

@@ -95,6 +95,7 @@ public final class ClusterViews {
     }
     NodeView.init(system);
     JobView.init(system);
+    InboundConnectionSweeper.start(system, settings.limits());
     Cluster cluster = Cluster.get(system);
     if (settings.seeds().isEmpty()) {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -150,21 +151,29 @@ public final class ClusterViews {
    * Publishes this node's part of a job (one GPU); {@code ended}: the job is over here, and the
    * part is its final report. An empty node name means this node.
    *
-   * @throws IllegalArgumentException when the part has no job id
+   * @throws IllegalArgumentException when the part has no job id or names another node
    */
   public void publishJob(JobReport part, boolean ended) {
     Objects.requireNonNull(part, "part");
     if (part.getJobId().isEmpty()) {
       throw new IllegalArgumentException("job report has no job id");
     }
-    JobReport own = part.getNode().isEmpty() ? part.toBuilder().setNode(settings.nodeName()).build() : part;
+    if (!part.getNode().isEmpty() && !part.getNode().equals(settings.nodeName())) {
+      throw new IllegalArgumentException(
+          "a part of node ["
+              + part.getNode()
+              + "] cannot be published by node ["
+              + settings.nodeName()
+              + "]");
+    }
+    JobReport own = part.toBuilder().setNode(settings.nodeName()).build();
     if (standalone != null) {
       standalone.publishJob(own, ended, System.currentTimeMillis());
       return;
     }
     ClusterSharding.get(system)
         .entityRefFor(JobView.TypeKey, part.getJobId())
-        .tell(new JobView.Update(own, ended));
+        .tell(new JobView.Update(own, ended, publisher));
   }
 
   /**

@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import akka.cluster.typed.Cluster;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -24,10 +25,15 @@ public final class JobView extends AbstractBehavior<JobView.Command> {
 
   public sealed interface Command {}
 
-  /** One node's part of the job (one GPU); {@code ended}: the job is over on that node. */
-  public record Update(JobReport part, boolean ended) implements Command, ClusterMessage {
+  /**
+   * One node's part of the job (one GPU); {@code ended}: the job is over on that node. Taken only
+   * when {@code from} is the publisher of the member that holds the part's node name.
+   */
+  public record Update(JobReport part, boolean ended, ActorRef<NodePublisher.Command> from)
+      implements Command, ClusterMessage {
     public Update {
       Objects.requireNonNull(part, "part");
+      Objects.requireNonNull(from, "from");
     }
   }
 
@@ -70,11 +76,14 @@ public final class JobView extends AbstractBehavior<JobView.Command> {
   }
 
   private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final Cluster cluster;
   private final JobParts parts = new JobParts();
+  private long refused;
 
   private JobView(ActorContext<Command> context, ActorRef<ClusterSharding.ShardCommand> shard) {
     super(context);
     this.shard = shard;
+    this.cluster = Cluster.get(context.getSystem());
   }
 
   @Override
@@ -88,6 +97,19 @@ public final class JobView extends AbstractBehavior<JobView.Command> {
   }
 
   private Behavior<Command> onUpdate(Update update) {
+    if (!Senders.isPublisherOf(cluster, update.from(), update.part().getNode())) {
+      if (refused++ % 1000 == 0) {
+        getContext()
+            .getLog()
+            .warn(
+                "Job view: refused a part of node [{}] from [{}] ({} so far): only the member"
+                    + " holding that name may publish it",
+                update.part().getNode(),
+                update.from().path(),
+                refused);
+      }
+      return this;
+    }
     parts.put(update.part(), update.ended(), System.currentTimeMillis());
     return this;
   }

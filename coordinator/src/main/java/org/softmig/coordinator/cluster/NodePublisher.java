@@ -121,7 +121,7 @@ public final class NodePublisher extends AbstractBehavior<NodePublisher.Command>
 
   private void push() {
     lastPushNanos = System.nanoTime();
-    view.tell(new NodeView.Update(stamped()));
+    view.tell(new NodeView.Update(stamped(), getContext().getSelf()));
   }
 
   private NodeStatus stamped() {

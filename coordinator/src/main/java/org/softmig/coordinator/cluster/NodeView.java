@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import akka.cluster.typed.Cluster;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -26,10 +27,15 @@ public final class NodeView extends AbstractBehavior<NodeView.Command> {
 
   public sealed interface Command {}
 
-  /** The node's coordinator pushes its current state. */
-  public record Update(NodeStatus status) implements Command, ClusterMessage {
+  /**
+   * The node's coordinator pushes its current state. Taken only when {@code from} is the
+   * publisher of the member that holds this view's node name, and the status names that node.
+   */
+  public record Update(NodeStatus status, ActorRef<NodePublisher.Command> from)
+      implements Command, ClusterMessage {
     public Update {
       Objects.requireNonNull(status, "status");
+      Objects.requireNonNull(from, "from");
     }
   }
 
@@ -65,26 +71,32 @@ public final class NodeView extends AbstractBehavior<NodeView.Command> {
   public static void init(ActorSystem<?> system) {
     ClusterSharding.get(system)
         .init(
-            Entity.of(TypeKey, ctx -> create(ctx.getShard(), IDLE_TIMEOUT))
+            Entity.of(TypeKey, ctx -> create(ctx.getEntityId(), ctx.getShard(), IDLE_TIMEOUT))
                 .withStopMessage(Stop.INSTANCE));
   }
 
   static Behavior<Command> create(
-      ActorRef<ClusterSharding.ShardCommand> shard, Duration idleTimeout) {
+      String node, ActorRef<ClusterSharding.ShardCommand> shard, Duration idleTimeout) {
     return Behaviors.setup(
         ctx -> {
           ctx.setReceiveTimeout(idleTimeout, Idle.INSTANCE);
-          return new NodeView(ctx, shard);
+          return new NodeView(ctx, node, shard);
         });
   }
 
+  private final String node;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final Cluster cluster;
   private Optional<NodeStatus> latest = Optional.empty();
   private long receivedNanos;
+  private long refused;
 
-  private NodeView(ActorContext<Command> context, ActorRef<ClusterSharding.ShardCommand> shard) {
+  private NodeView(
+      ActorContext<Command> context, String node, ActorRef<ClusterSharding.ShardCommand> shard) {
     super(context);
+    this.node = node;
     this.shard = shard;
+    this.cluster = Cluster.get(context.getSystem());
   }
 
   @Override
@@ -98,6 +110,20 @@ public final class NodeView extends AbstractBehavior<NodeView.Command> {
   }
 
   private Behavior<Command> onUpdate(Update update) {
+    if (!update.status().getNode().equals(node)
+        || !Senders.isPublisherOf(cluster, update.from(), node)) {
+      if (refused++ % 1000 == 0) {
+        getContext()
+            .getLog()
+            .warn(
+                "View of node [{}]: refused an update from [{}] ({} so far): only the member"
+                    + " holding that name may publish it",
+                node,
+                update.from().path(),
+                refused);
+      }
+      return this;
+    }
     latest = Optional.of(update.status());
     receivedNanos = System.nanoTime();
     return this;

@@ -117,6 +117,8 @@ final class StatusFanOut extends AbstractBehavior<StatusFanOut.Command> {
   private Behavior<Command> onAnswered(Answered answered) {
     answered
         .snapshot()
+        // a node speaks for itself only: an answer about another node is dropped
+        .filter(s -> s.status().map(st -> st.getNode().equals(answered.node())).orElse(true))
         .ifPresent(
             s -> (answered.direct() ? directAnswers : viewAnswers).put(answered.node(), s));
     pending--;

@@ -37,7 +37,12 @@ class CoordinatorClusterFlagsTest {
             "--seed", "gpu02:25520");
 
     ClusterOptions options = command.clusterOptions();
-    ClusterSettings cs = options.toClusterSettings(command.settings());
+    ClusterSettings cs =
+        options
+            .withTls(
+                org.softmig.coordinator.cluster.TlsSettings.of(
+                    Path.of("/etc/softmig/tls/node.p12"), "p", Path.of("/etc/softmig/tls/trust.p12"), "t"))
+            .toClusterSettings(command.settings());
 
     assertThat(cs.nodeName()).isEqualTo("login1");
     assertThat(cs.host()).isEqualTo("10.1.2.3");

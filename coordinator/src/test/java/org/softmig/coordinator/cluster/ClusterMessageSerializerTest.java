@@ -61,8 +61,10 @@ class ClusterMessageSerializerTest {
   @Test
   void nodeViewMessagesSurviveTheWire() throws Exception {
     TestProbe<NodeView.Snapshot> probe = testKit.createTestProbe();
+    TestProbe<NodePublisher.Command> from = testKit.createTestProbe();
 
-    assertThat(roundTrip(new NodeView.Update(STATUS))).isEqualTo(new NodeView.Update(STATUS));
+    assertThat(roundTrip(new NodeView.Update(STATUS, from.ref())))
+        .isEqualTo(new NodeView.Update(STATUS, from.ref()));
     assertThat(roundTrip(new NodeView.Get(probe.ref()))).isEqualTo(new NodeView.Get(probe.ref()));
     assertThat(roundTrip(new NodeView.Snapshot(Optional.of(STATUS), 1234)))
         .isEqualTo(new NodeView.Snapshot(Optional.of(STATUS), 1234));
@@ -75,8 +77,10 @@ class ClusterMessageSerializerTest {
   @Test
   void jobViewMessagesSurviveTheWire() throws Exception {
     TestProbe<JobView.Parts> probe = testKit.createTestProbe();
+    TestProbe<NodePublisher.Command> from = testKit.createTestProbe();
 
-    assertThat(roundTrip(new JobView.Update(PART, true))).isEqualTo(new JobView.Update(PART, true));
+    assertThat(roundTrip(new JobView.Update(PART, true, from.ref())))
+        .isEqualTo(new JobView.Update(PART, true, from.ref()));
     assertThat(roundTrip(new JobView.Get(probe.ref()))).isEqualTo(new JobView.Get(probe.ref()));
     assertThat(roundTrip(new JobView.Parts(List.of(PART, PART))))
         .isEqualTo(new JobView.Parts(List.of(PART, PART)));
@@ -98,7 +102,8 @@ class ClusterMessageSerializerTest {
   @Test
   void unknownManifestIsAClearError() {
     ClusterMessageSerializer serializer =
-        (ClusterMessageSerializer) serialization.findSerializerFor(new NodeView.Update(STATUS));
+        (ClusterMessageSerializer)
+            serialization.findSerializerFor(new JobView.Parts(List.of()));
 
     assertThatThrownBy(() -> serializer.fromBinary(new byte[0], "XX"))
         .isInstanceOf(NotSerializableException.class)
@@ -106,5 +111,21 @@ class ClusterMessageSerializerTest {
     assertThatThrownBy(() -> serializer.fromBinary(new byte[] {(byte) 0xff}, "NU"))
         .isInstanceOf(NotSerializableException.class)
         .hasMessageContaining("corrupt");
+  }
+
+  @Test
+  void anUpdateWithoutItsSenderIsRefused() {
+    ClusterMessageSerializer serializer =
+        (ClusterMessageSerializer)
+            serialization.findSerializerFor(new JobView.Parts(List.of()));
+    byte[] noFrom =
+        org.softmig.proto.v1.cluster.NodeSnapshotUpdate.newBuilder()
+            .setStatus(STATUS)
+            .build()
+            .toByteArray();
+
+    assertThatThrownBy(() -> serializer.fromBinary(noFrom, ClusterMessageSerializer.NODE_UPDATE))
+        .isInstanceOf(NotSerializableException.class)
+        .hasMessageContaining("no from");
   }
 }

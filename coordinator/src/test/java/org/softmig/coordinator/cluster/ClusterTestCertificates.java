@@ -46,6 +46,7 @@ final class ClusterTestCertificates {
         "-keystore", p12(node), "-storepass", PASSWORD);
     keytool("-gencert", "-rfc", "-alias", ca, "-validity", "2",
         "-ext", "ku:c=digitalSignature,keyAgreement", "-ext", "eku=serverAuth,clientAuth",
+        "-ext", "san=ip:127.0.0.1,dns:localhost",
         "-infile", dir.resolve(node + ".csr").toString(), "-outfile", pem(node),
         "-keystore", p12(ca), "-storepass", PASSWORD);
     keytool("-importcert", "-noprompt", "-alias", ca, "-file", pem(ca),

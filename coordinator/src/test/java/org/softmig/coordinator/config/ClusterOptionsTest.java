@@ -39,14 +39,88 @@ class ClusterOptionsTest {
                 "cluster-port", 0,
                 "seeds", List.of("gpu01:25520")));
 
-    ClusterSettings cs = ClusterOptions.defaults().withObserver(true).toClusterSettings(node);
+    ClusterSettings cs =
+        ClusterOptions.defaults()
+            .withObserver(true)
+            .withTls(org.softmig.coordinator.cluster.TlsSettings.of(
+                Path.of("/etc/softmig/node.p12"), "p", Path.of("/etc/softmig/trust.p12"), "t"))
+            .toClusterSettings(node);
 
     assertThat(cs.nodeName()).isEqualTo("login1");
     assertThat(cs.host()).isEqualTo("login1");
     assertThat(cs.port()).isZero();
     assertThat(cs.seeds()).containsExactly("gpu01:25520");
     assertThat(cs.roles()).contains(ClusterSettings.ROLE_OBSERVER);
-    assertThat(cs.tls()).isEmpty();
+    assertThat(cs.tls()).isPresent();
+  }
+
+  @Test
+  void aConfiguredClusterWithoutTlsDoesNotStartAndNamesTheMissingKeys() {
+    NodeSettings seeded =
+        NodeSettings.of(Map.of("node-name", "gpu07", "seeds", List.of("gpu01:25520")));
+
+    assertThatThrownBy(() -> ClusterOptions.defaults().toClusterSettings(seeded))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("softmig.cluster.tls.key-store")
+        .hasMessageContaining("softmig.cluster.tls.key-store-password")
+        .hasMessageContaining("softmig.cluster.tls.trust-store")
+        .hasMessageContaining("softmig.cluster.tls.trust-store-password")
+        .hasMessageContaining("softmig-cluster-certs.sh");
+    // a cluster port alone binds TCP: others could join
+    NodeSettings port = NodeSettings.of(Map.of("node-name", "gpu07", "cluster-port", 25520));
+    assertThatThrownBy(() -> ClusterOptions.defaults().toClusterSettings(port))
+        .hasMessageContaining("softmig.cluster.tls.key-store");
+    // standing alone: no TCP port, nothing to secure
+    NodeSettings alone = NodeSettings.of(Map.of("node-name", "gpu07"));
+    assertThat(ClusterOptions.defaults().toClusterSettings(alone).tls()).isEmpty();
+  }
+
+  @Test
+  void insecureIsForOneHostOnly() throws Exception {
+    List<String> localSeeds = List.of("127.0.0.1:25531", "[::1]:25532", "localhost:25533");
+    NodeSettings local = NodeSettings.of(Map.of("node-name", "n1", "seeds", localSeeds));
+    ClusterOptions insecure = ClusterOptions.load(conf("softmig.cluster.insecure = true\n"));
+
+    assertThat(insecure.withHost("127.0.0.1").toClusterSettings(local).tls()).isEmpty();
+    assertThatThrownBy(
+            () ->
+                insecure
+                    .withHost("127.0.0.1")
+                    .toClusterSettings(
+                        NodeSettings.of(
+                            Map.of("node-name", "n1", "seeds", List.of("gpu01:25520")))))
+        .hasMessageContaining("[gpu01] is not a loopback address");
+    assertThatThrownBy(() -> insecure.toClusterSettings(local))
+        .hasMessageContaining("[n1] is not a loopback address");
+    assertThatThrownBy(
+            () ->
+                insecure
+                    .withTls(org.softmig.coordinator.cluster.TlsSettings.of(
+                        Path.of("/n.p12"), "p", Path.of("/t.p12"), "t"))
+                    .toClusterSettings(local))
+        .hasMessageContaining("remove one");
+  }
+
+  @Test
+  void readsConnectionBounds() throws Exception {
+    ClusterOptions c =
+        ClusterOptions.load(
+            conf(
+                "softmig.cluster { max-connections = 64, silent-timeout = 3s, idle-timeout = 9s,"
+                    + " forget-after = 1h, max-remembered-nodes = 5 }\n"));
+
+    assertThat(c.limits())
+        .isEqualTo(
+            new ClusterSettings.Limits(
+                64,
+                java.time.Duration.ofSeconds(3),
+                java.time.Duration.ofSeconds(9),
+                java.time.Duration.ofHours(1),
+                5));
+    assertThatThrownBy(() -> ClusterOptions.load(conf("softmig.cluster.idle-timeout = 1s\n")))
+        .hasMessageContaining("idle connection timeout");
+    assertThatThrownBy(() -> ClusterOptions.load(conf("softmig.cluster.max-connections = lots\n")))
+        .hasMessageContaining("softmig.cluster.max-connections");
   }
 
   @Test

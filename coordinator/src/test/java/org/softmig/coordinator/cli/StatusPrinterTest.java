@@ -1,0 +1,44 @@
+package org.softmig.coordinator.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.NodeStatus;
+import org.softmig.proto.v1.StatusReply;
+
+/** What another node or a job says reaches an admin's terminal only as plain text. */
+class StatusPrinterTest {
+
+  @Test
+  void escapeSequencesAndBidiOverridesAreNotPrinted() {
+    StatusReply reply =
+        StatusReply.newBuilder()
+            .addNodes(
+                NodeStatus.newBuilder()
+                    .setNode("n1\u001b]0;owned\u0007")
+                    .setReachable(false)
+                    .setHealth("down\r\nnode n9  fine")
+                    .addGpus(
+                        GpuStatus.newBuilder()
+                            .setUuid("GPU-\u202eevil")
+                            .setName("L40S\u009b31m")
+                            .addJobs(JobStatus.newBuilder().setJobId("7\u0000").setUser("\u001b[2J"))))
+            .build();
+
+    String table = StatusPrinter.table(reply);
+
+    assertThat(table).doesNotContain("\u001b", "\u0007", "\r", "\u202e", "\u009b", "\u0000");
+    assertThat(table).startsWith("node n1?]0;owned?  UNREACHABLE (down??node n9  fine)\n");
+    assertThat(table.lines()).noneMatch(l -> l.startsWith("node n9"));
+  }
+
+  @Test
+  void longFieldsAreCut() {
+    String shown = StatusPrinter.shown("x".repeat(10_000));
+
+    assertThat(shown).hasSize(StatusPrinter.MAX_SHOWN + 3).endsWith("...");
+    assertThat(StatusPrinter.shown("gpu-s01 ünïcode")).isEqualTo("gpu-s01 ünïcode");
+  }
+}
