@@ -4,7 +4,9 @@
  *
  *   alloc PATH BYTES   -> {"op":"alloc","rc":R,"id":N}     PATH: alloc managed async vmm array
  *   free ID            -> {"op":"free","rc":R}
- *   info               -> {"op":"info","free":F,"total":T,"device_total":D}
+ *   info               -> {"op":"info","free":F,"total":T,"device_total":D,"device":N,
+ *                          "devices":C,"uuid":"GPU-..."}  (of the current device)
+ *   device N           -> {"op":"device","rc":R}  makes CUDA ordinal N's primary context current
  *   exit               -> leaves (frees nothing: the process's exit releases it)
  */
 #include "probe.h"
@@ -95,10 +97,32 @@ int main(void)
 			       id >= 0 && id < nitems ? (int)do_free(&items[id]) : (int)CUDA_ERROR_INVALID_VALUE);
 		} else if (!strcmp(op, "info")) {
 			size_t free = 0, total = 0, dtotal = 0;
+			int count = 0;
+			CUuuid id;
+			const unsigned char *u = (const unsigned char *)id.bytes;
 
+			memset(&id, 0, sizeof(id));
 			cuMemGetInfo_v2(&free, &total);
 			cuDeviceTotalMem_v2(&dtotal, dev);
-			printf("{\"op\":\"info\",\"free\":%zu,\"total\":%zu,\"device_total\":%zu}\n", free, total, dtotal);
+			cuDeviceGetCount(&count);
+			cuDeviceGetUuid(&id, dev);
+			printf("{\"op\":\"info\",\"free\":%zu,\"total\":%zu,\"device_total\":%zu,\"device\":%d,"
+			       "\"devices\":%d,\"uuid\":\"GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+			       "%02x%02x%02x%02x%02x%02x\"}\n",
+			       free, total, dtotal, (int)dev, count, u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+			       u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+		} else if (!strcmp(op, "device")) {
+			CUdevice next;
+			CUcontext ctx;
+			CUresult rc = cuDeviceGet(&next, atoi(arg1));
+
+			if (rc == CUDA_SUCCESS)
+				rc = cuDevicePrimaryCtxRetain(&ctx, next);
+			if (rc == CUDA_SUCCESS)
+				rc = cuCtxSetCurrent(ctx);
+			if (rc == CUDA_SUCCESS)
+				dev = next;
+			printf("{\"op\":\"device\",\"rc\":%d}\n", (int)rc);
 		} else if (!strcmp(op, "exit")) {
 			break;
 		} else {

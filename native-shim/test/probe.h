@@ -1,7 +1,7 @@
 /*
  * Shared helpers of the test programs: driver entry points reached the three ways an
  * application reaches them (linked directly, dlsym on libcuda.so.1, cuGetProcAddress), and
- * a context on device 0.
+ * a context on device PROBE_DEVICE (a CUDA ordinal, default 0).
  */
 #ifndef SOFTMIG_PROBE_H
 #define SOFTMIG_PROBE_H
@@ -54,14 +54,16 @@ static inline void *probe_resolve(void *direct, const char *symbol, const char *
 
 #define RESOLVE(type, direct, symbol, base, flags) ((type)probe_resolve((void *)(direct), symbol, base, flags))
 
-/* cuInit and a current primary context on device 0; exits 3 on failure. */
+/* cuInit and a current primary context on device PROBE_DEVICE (default 0); exits 3 on failure. */
 static inline CUdevice probe_context(void)
 {
 	CUdevice dev;
 	CUcontext ctx;
 	CUresult rc;
+	const char *ordinal = getenv("PROBE_DEVICE");
 
-	if ((rc = cuInit(0)) != CUDA_SUCCESS || (rc = cuDeviceGet(&dev, 0)) != CUDA_SUCCESS ||
+	if ((rc = cuInit(0)) != CUDA_SUCCESS ||
+	    (rc = cuDeviceGet(&dev, ordinal ? atoi(ordinal) : 0)) != CUDA_SUCCESS ||
 	    (rc = cuDevicePrimaryCtxRetain(&ctx, dev)) != CUDA_SUCCESS || (rc = cuCtxSetCurrent(ctx)) != CUDA_SUCCESS) {
 		printf("{\"error\":\"no context\",\"rc\":%d}\n", (int)rc);
 		exit(3);

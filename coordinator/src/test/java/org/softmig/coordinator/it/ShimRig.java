@@ -16,15 +16,21 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.softmig.coordinator.Coordinator;
+import org.softmig.coordinator.ReconcileLoop;
 import org.softmig.coordinator.config.NodeSettings;
+import org.softmig.coordinator.nvml.GpuInventory;
+import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.nvml.SimulatedGpus;
 import org.softmig.proto.v1.ClientFrame;
 import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.ReportReply;
+import org.softmig.proto.v1.ReportRequest;
 import org.softmig.proto.v1.ServerFrame;
 import org.softmig.proto.v1.StatusReply;
 import org.softmig.proto.v1.StatusRequest;
@@ -54,6 +60,7 @@ final class ShimRig implements AutoCloseable {
   static final Path PROGRAMS =
       Path.of(System.getProperty("softmig.testPrograms", "../native-shim/build/test"));
 
+  private final String spec;
   private final Path dir;
   private final Path socket;
   private final Path configDir;
@@ -62,6 +69,12 @@ final class ShimRig implements AutoCloseable {
   private Process coordinatorProcess;
 
   ShimRig() throws IOException {
+    this(SPEC);
+  }
+
+  /** A rig whose coordinator and fake driver have the simulated GPUs of {@code spec}. */
+  ShimRig(String spec) throws IOException {
+    this.spec = spec;
     dir = Files.createTempDirectory("softmig-it");
     socket = dir.resolve("c.sock");
     configDir = Files.createDirectories(dir.resolve("conf"));
@@ -83,10 +96,31 @@ final class ShimRig implements AutoCloseable {
         NodeSettings.of(
             Map.of(
                 "socket", socket,
-                "simulate", SPEC,
+                "simulate", spec,
                 "node-name", "it",
                 "config-dir", configDir));
-    coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(SPEC));
+    coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(spec));
+  }
+
+  /**
+   * A coordinator over {@code inventory} (GPUs with the UUIDs of this rig's spec), with more node
+   * settings, the given killer and reconcile rounds.
+   */
+  void startCoordinator(
+      GpuInventory inventory,
+      Map<String, Object> settings,
+      ProcessKiller killer,
+      ReconcileLoop.Settings rounds)
+      throws Exception {
+    Map<String, Object> all = new HashMap<>(settings);
+    all.put("socket", socket);
+    all.put("node-name", "it");
+    all.put("config-dir", configDir);
+    coordinator = Coordinator.start(NodeSettings.of(all), inventory, killer, rounds);
+  }
+
+  Coordinator coordinator() {
+    return coordinator;
   }
 
   void stopCoordinator() {
@@ -109,7 +143,7 @@ final class ShimRig implements AutoCloseable {
             "--socket",
             socket.toString(),
             "--simulate",
-            SPEC,
+            spec,
             "--node-name",
             "it",
             "--config-dir",
@@ -152,7 +186,7 @@ final class ShimRig implements AutoCloseable {
             k -> k.startsWith("SLURM_") || k.startsWith("CUDA_") || k.startsWith("SOFTMIG_"));
     e.put("LD_PRELOAD", SHIM.toAbsolutePath().toString());
     e.put("LD_LIBRARY_PATH", FAKE_CUDA.toAbsolutePath().toString());
-    e.put("SOFTMIG_FAKE_GPUS", SPEC);
+    e.put("SOFTMIG_FAKE_GPUS", spec);
     e.put("SOFTMIG_SOCKET", socket.toString());
     e.put("SOFTMIG_CONFIG_DIR", configDir.toString());
     e.put("SOFTMIG_LOG_FILE", dir.resolve("shim.log").toString());
@@ -243,6 +277,13 @@ final class ShimRig implements AutoCloseable {
       return next();
     }
 
+    /** Tells the shell to leave (it answers nothing) and waits for it to exit. */
+    void exit() throws IOException, InterruptedException {
+      in.write("exit\n");
+      in.flush();
+      process.waitFor(10, TimeUnit.SECONDS);
+    }
+
     /** Allocates through path; returns the CUresult. */
     int alloc(String path, long bytes) throws IOException {
       return send("alloc " + path + " " + bytes).path("rc").asInt(-1);
@@ -286,6 +327,24 @@ final class ShimRig implements AutoCloseable {
         throw new IOException("no status reply: " + reply);
       }
       return reply.getStatus();
+    }
+  }
+
+  /** A job's reports (one per GPU it used), straight over the socket. */
+  ReportReply report(String jobId) throws IOException {
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      OutputStream out = Channels.newOutputStream(ch);
+      InputStream in = Channels.newInputStream(ch);
+      ClientFrame.newBuilder()
+          .setRequestId(1)
+          .setReport(ReportRequest.newBuilder().setJobId(jobId))
+          .build()
+          .writeDelimitedTo(out);
+      ServerFrame reply = ServerFrame.parseDelimitedFrom(in);
+      if (reply == null || !reply.hasReport()) {
+        throw new IOException("no report reply: " + reply);
+      }
+      return reply.getReport();
     }
   }
 
