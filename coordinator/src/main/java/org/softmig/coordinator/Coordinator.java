@@ -22,6 +22,7 @@ import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInfo;
 import org.softmig.coordinator.metrics.MetricsServer;
 import org.softmig.coordinator.metrics.NodeMetrics;
+import org.softmig.coordinator.mps.MpsSupervisor;
 import org.softmig.coordinator.nvml.GpuInventory;
 import org.softmig.coordinator.nvml.GpuSampler;
 import org.softmig.coordinator.nvml.ProcessKiller;
@@ -60,6 +61,7 @@ public final class Coordinator implements AutoCloseable {
   private final GpuSampler sampler;
   private final ReconcileLoop reconcile;
   private final MetricsServer metricsServer;
+  private final MpsSupervisor mps; // null without MPS GPUs
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -74,7 +76,9 @@ public final class Coordinator implements AutoCloseable {
       ReconcileLoop reconcile,
       MetricsServer metricsServer,
       ClusterViews views,
-      ClusterPublishing publishing) {
+      ClusterPublishing publishing,
+      MpsSupervisor mps) {
+    this.mps = mps;
     this.views = views;
     this.publishing = publishing;
     this.settings = settings;
@@ -120,8 +124,20 @@ public final class Coordinator implements AutoCloseable {
       throws Exception {
     ClusterSettings clusterSettings = cluster.toClusterSettings(settings);
     List<GpuDescriptor> descriptors = new ArrayList<>();
+    List<String> mpsGpus = new ArrayList<>();
     for (GpuInfo g : inventory.gpus()) {
-      descriptors.add(new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes()));
+      boolean mps = settings.mps().mps(g.uuid(), g.index());
+      descriptors.add(
+          new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes(), mps));
+      if (mps) {
+        mpsGpus.add(g.uuid());
+      }
+    }
+    for (String named : settings.mps().gpus()) {
+      if (inventory.gpus().stream()
+          .noneMatch(g -> g.uuid().equals(named) || Integer.toString(g.index()).equals(named))) {
+        log.warn("GPU [{}] is to be shared through MPS but this node has no such GPU", named);
+      }
     }
     NodeMetrics metrics =
         settings.metricsPort() > 0 ? new NodeMetrics(settings.nodeName()) : null;
@@ -138,13 +154,17 @@ public final class Coordinator implements AutoCloseable {
             0); // contexts are charged by the shims as measured (CONTEXT reserves), not guessed
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
-            NodeGuardian.create(descriptors, gpuSettings),
+            // on an MPS GPU jobs co-run: no lease gate unless the site asks for time caps on top
+            NodeGuardian.create(
+                descriptors,
+                d -> d.mps() && !settings.mps().timeCaps() ? gpuSettings.withGated(false) : gpuSettings),
             ClusterSettings.SYSTEM_NAME,
             settings.clustered() ? akkaConfig(clusterSettings) : standaloneAkkaConfig());
     ShimServer server = null;
     GpuSampler sampler = null;
     ReconcileLoop reconcile = null;
     MetricsServer metricsServer = null;
+    MpsSupervisor mps = null;
     try {
       ClusterViews views =
           settings.clustered()
@@ -157,6 +177,17 @@ public final class Coordinator implements AutoCloseable {
               .get(10, TimeUnit.SECONDS);
       LocalNode node =
           new LocalNode(settings.nodeName(), system, system, gpus.gpus(), inventory.gpus());
+      if (!mpsGpus.isEmpty()) {
+        mps =
+            MpsSupervisor.start(
+                settings.mps(),
+                mpsGpus,
+                (uuid, text) ->
+                    gpus.gpus().stream()
+                        .filter(g -> g.gpu().uuid().equals(uuid))
+                        .forEach(g -> g.ref().tell(new GpuActor.RecordIncident(text))));
+        node.setMps(mps::status);
+      }
       Executor blocking =
           system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
       NodeRequests requests =
@@ -201,17 +232,26 @@ public final class Coordinator implements AutoCloseable {
               killer,
               metrics,
               reconcileSettings);
+      if (mps != null) {
+        reconcile.excludePids(mps::ownPids);
+      }
       log.info(
-          "Coordinator [{}] up with [{}] GPU(s) on [{}], unmanaged processes: [{}]",
+          "Coordinator [{}] up with [{}] GPU(s) on [{}], unmanaged processes: [{}],"
+              + " MPS on [{}]",
           settings.nodeName(),
           descriptors.size(),
           settings.socket(),
-          settings.unmanagedPolicy().configValue());
+          settings.unmanagedPolicy().configValue(),
+          mpsGpus);
       return new Coordinator(
           settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer,
           views,
-          publishing);
+          publishing,
+          mps);
     } catch (Exception e) {
+      if (mps != null) {
+        mps.close();
+      }
       if (reconcile != null) {
         reconcile.close();
       }
@@ -283,6 +323,11 @@ public final class Coordinator implements AutoCloseable {
     return metricsServer == null ? 0 : metricsServer.port();
   }
 
+  /** The MPS supervisor, when the node has MPS GPUs. */
+  public java.util.Optional<MpsSupervisor> mps() {
+    return java.util.Optional.ofNullable(mps);
+  }
+
   /** Blocks until the actor system ends. */
   public void awaitTermination() throws Exception {
     system.getWhenTerminated().toCompletableFuture().get();
@@ -311,6 +356,9 @@ public final class Coordinator implements AutoCloseable {
       return;
     }
     reconcile.close();
+    if (mps != null) {
+      mps.close();
+    }
     sampler.close();
     if (metricsServer != null) {
       metricsServer.close();

@@ -16,6 +16,9 @@ import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuSnapshot;
 import org.softmig.gpu.actor.JobReportSnapshot;
 import org.softmig.gpu.actor.NodeGuardian;
+import java.util.function.Function;
+import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.MpsStatus;
 import org.softmig.proto.v1.NodeStatus;
 
 /** This node's GPUs and their actors, and what they say now. */
@@ -29,6 +32,7 @@ public final class LocalNode {
   private final List<NodeGuardian.GpuRef> gpus;
   private final Map<String, GpuInfo> infoByUuid = new LinkedHashMap<>();
   private volatile NvmlObservation nvml = NvmlObservation.NONE;
+  private volatile Function<String, Optional<MpsStatus>> mps = uuid -> Optional.empty();
 
   public LocalNode(
       String name,
@@ -61,6 +65,11 @@ public final class LocalNode {
 
   public ActorSystem<?> system() {
     return system;
+  }
+
+  /** The MPS state of a GPU by UUID (empty for a time-slicing GPU); shown by {@link #status()}. */
+  public void setMps(Function<String, Optional<MpsStatus>> mps) {
+    this.mps = mps;
   }
 
   /** What NVML saw in the last reconciliation round; shown by {@link #status()}. */
@@ -107,7 +116,16 @@ public final class LocalNode {
     return snapshots()
         .thenApply(
             list ->
-                StatusMapping.nodeStatus(
-                    name, list, infoByUuid, nvml, System.currentTimeMillis()));
+                withMps(
+                    StatusMapping.nodeStatus(
+                        name, list, infoByUuid, nvml, System.currentTimeMillis())));
+  }
+
+  private NodeStatus withMps(NodeStatus status) {
+    NodeStatus.Builder b = status.toBuilder();
+    for (GpuStatus.Builder g : b.getGpusBuilderList()) {
+      mps.apply(g.getUuid()).ifPresent(g::setMps);
+    }
+    return b.build();
   }
 }

@@ -133,6 +133,7 @@ public final class NodeRequests implements CliRequests {
                     place.getUser(),
                     place.getMemoryBytes(),
                     place.getSmPercent(),
+                    place.getMps(),
                     replyTo),
             TIMEOUT,
             node.system().scheduler())

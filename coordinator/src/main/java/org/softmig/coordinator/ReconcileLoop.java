@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.metrics.NodeMetrics;
@@ -92,6 +93,7 @@ public final class ReconcileLoop implements AutoCloseable {
   private Set<Key> killAttempted = new HashSet<>();
   private Set<Key> killed = new HashSet<>();
   private boolean lastRoundFailed;
+  private volatile Supplier<Set<Integer>> ownPids = Set::of;
 
   private ReconcileLoop(
       LocalNode node,
@@ -146,6 +148,14 @@ public final class ReconcileLoop implements AutoCloseable {
     return loop;
   }
 
+  /**
+   * Pids of processes the coordinator itself runs on the GPUs (MPS control daemons and servers):
+   * taken out of NVML's process lists, so they are never unmanaged.
+   */
+  public void excludePids(Supplier<Set<Integer>> pids) {
+    this.ownPids = pids;
+  }
+
   private void safeRound() {
     try {
       round();
@@ -167,8 +177,9 @@ public final class ReconcileLoop implements AutoCloseable {
     List<GpuSnapshot> snapshots =
         node.snapshots().toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS);
     Map<String, GpuSampler.GpuSample> samples = new HashMap<>();
+    Set<Integer> own = ownPids.get();
     for (GpuSampler.GpuSample s : sampler.sample().get(WAIT_SECONDS, TimeUnit.SECONDS)) {
-      samples.put(s.uuid(), s);
+      samples.put(s.uuid(), withoutPids(s, own));
       noteError(s);
     }
 
@@ -198,6 +209,19 @@ public final class ReconcileLoop implements AutoCloseable {
       NodeStatus status = node.status().toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS);
       metrics.update(status);
     }
+  }
+
+  /** The sample without the coordinator's own processes. */
+  static GpuSampler.GpuSample withoutPids(GpuSampler.GpuSample s, Set<Integer> own) {
+    if (own.isEmpty()) {
+      return s;
+    }
+    return new GpuSampler.GpuSample(
+        s.uuid(),
+        s.processes().stream().filter(p -> !own.contains(p.pid())).toList(),
+        s.memoryUsedBytes(),
+        s.utilizationPercent(),
+        s.error());
   }
 
   /** One GPU's reconciler input from its actor's snapshot and NVML's sample. */

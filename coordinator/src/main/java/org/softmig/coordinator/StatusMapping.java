@@ -128,6 +128,7 @@ public final class StatusMapping {
         .setStartedUnixMs(r.startedUnixMs())
         .setEndedUnixMs(r.endedUnixMs())
         .addAllProcesses(r.pids())
+        .addAllIncidents(r.incidents())
         .build();
   }
 }

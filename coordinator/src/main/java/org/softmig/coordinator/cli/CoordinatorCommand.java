@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.softmig.coordinator.Coordinator;
 import org.softmig.coordinator.config.ClusterOptions;
+import org.softmig.coordinator.config.MpsSettings;
 import org.softmig.coordinator.config.NodeConfig;
 import org.softmig.coordinator.config.NodeSettings;
 import org.softmig.coordinator.nvml.GpuInventories;
@@ -72,6 +73,14 @@ public final class CoordinatorCommand implements Callable<Integer> {
           "processes on a sliced GPU without a session, or over their job's limit: report"
               + " (default) or kill")
   String unmanagedPolicy;
+
+  @Option(
+      names = "--mps",
+      paramLabel = "GPU",
+      description =
+          "share this GPU (an index or a UUID) through NVIDIA MPS: the coordinator runs its MPS"
+              + " control daemon; repeatable (the file's softmig.gpus.\"<GPU>\".sharing = mps)")
+  List<String> mpsGpus;
 
   @Option(names = "--cluster-host",
       description = "address other nodes reach this one at (default: 127.0.0.1 without seeds,"
@@ -165,6 +174,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
     flags.put("unmanaged-policy", unmanagedPolicy);
     flags.put("cluster.host", clusterHost);
     flags.put("cluster.observer", observer ? Boolean.TRUE : null);
+    if (mpsGpus != null) {
+      for (String gpu : mpsGpus) {
+        flags.put("gpus." + MpsSettings.checkGpu(gpu) + ".sharing", "mps");
+      }
+    }
     return NodeConfig.load(config, flags);
   }
 

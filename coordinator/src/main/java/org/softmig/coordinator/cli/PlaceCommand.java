@@ -38,6 +38,11 @@ public final class PlaceCommand implements Callable<Integer> {
   String sm;
 
   @Option(
+      names = "--mps",
+      description = "an MPS slice: only on a GPU shared through MPS (others never go there)")
+  boolean mps;
+
+  @Option(
       names = "--user",
       description = "the job's user, shown by status (a re-place without it keeps the user)")
   String user = "";
@@ -77,7 +82,8 @@ public final class PlaceCommand implements Callable<Integer> {
                         .setJobId(job)
                         .setMemoryBytes(bytes)
                         .setSmPercent(percent)
-                        .setUser(user))
+                        .setUser(user)
+                        .setMps(mps))
                 .build());
     spec.commandLine().getOut().println(reply.getPlace().getGpuUuid());
     return 0;

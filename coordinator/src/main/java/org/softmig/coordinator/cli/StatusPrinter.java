@@ -45,6 +45,18 @@ public final class StatusPrinter {
         gpu.put("sm_committed_percent", g.getSmCommittedPercent());
         gpu.put("pci_bus_id", g.getPciBusId());
         gpu.put("simulated", g.getSimulated());
+        gpu.put("sharing", g.hasMps() ? "mps" : "time-slicing");
+        if (g.hasMps()) {
+          ObjectNode mps = gpu.putObject("mps");
+          mps.put("state", g.getMps().getState());
+          mps.put("control_pid", g.getMps().getControlPid());
+          ArrayNode servers = mps.putArray("server_pids");
+          g.getMps().getServerPidsList().forEach(servers::add);
+          mps.put("restarts", g.getMps().getRestarts());
+          mps.put("gated", g.getMps().getGated());
+          mps.put("pipe_directory", g.getMps().getPipeDirectory());
+          mps.put("last_incident", g.getMps().getLastIncident());
+        }
         ArrayNode jobs = gpu.putArray("jobs");
         for (JobStatus j : g.getJobsList()) {
           ObjectNode job = jobs.addObject();
@@ -177,6 +189,17 @@ public final class StatusPrinter {
                 shown(g.getName()),
                 Sizes.format(g.getMemoryUsedBytes()),
                 Sizes.format(g.getMemoryTotalBytes())));
+        if (g.hasMps()) {
+          b.append(
+              String.format(
+                  Locale.ROOT,
+                  "    MPS %s, control daemon %d, servers %s, %d restart(s)%s%n",
+                  g.getMps().getState(),
+                  g.getMps().getControlPid(),
+                  g.getMps().getServerPidsList(),
+                  g.getMps().getRestarts(),
+                  g.getMps().getGated() ? ", time caps" : ""));
+        }
         if (g.getJobsCount() == 0) {
           b.append("    (no jobs)\n");
           continue;

@@ -27,6 +27,7 @@ import org.softmig.gpu.domain.UnmanagedPolicy;
  * @param requireGpus refuse to start unless NVML provides real GPUs
  * @param unmanagedPolicy what to do with processes on a sliced GPU without a session, or over
  *     their job's limit in NVML's eyes: report them, or kill them too
+ * @param mps the GPUs shared through MPS and how MPS runs on them
  */
 public record NodeSettings(
     Path socket,
@@ -41,13 +42,15 @@ public record NodeSettings(
     List<String> seeds,
     Path procRoot,
     boolean requireGpus,
-    UnmanagedPolicy unmanagedPolicy) {
+    UnmanagedPolicy unmanagedPolicy,
+    MpsSettings mps) {
 
   public static final Path DEFAULT_SOCKET = Path.of("/run/softmig/softmig.sock");
 
   public NodeSettings {
     seeds = List.copyOf(seeds);
     Objects.requireNonNull(unmanagedPolicy, "unmanagedPolicy");
+    Objects.requireNonNull(mps, "mps");
   }
 
   /** {@code reference.conf}'s settings. */
@@ -114,7 +117,8 @@ public record NodeSettings(
         seeds,
         r.path("softmig.proc-root"),
         r.bool("softmig.require-gpus"),
-        unmanaged);
+        unmanaged,
+        MpsSettings.fromConfig(r));
   }
 
   /** Checks a policy name; returns it in lower case. */

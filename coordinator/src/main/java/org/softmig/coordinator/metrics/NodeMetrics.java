@@ -127,6 +127,48 @@ public final class NodeMetrics {
         j -> (double) j.getOomRefusals());
 
     GaugeWithCallback.builder()
+        .name("softmig_gpu_mps_state")
+        .help("1 for a GPU shared through MPS, with the state of its control daemon and server.")
+        .labelNames("node", "gpu", "state", "gated")
+        .callback(
+            cb ->
+                forEachGpu(
+                    g -> {
+                      if (g.hasMps()) {
+                        cb.call(
+                            1, node, g.getUuid(), g.getMps().getState(),
+                            Boolean.toString(g.getMps().getGated()));
+                      }
+                    }))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("softmig_gpu_mps_servers")
+        .help("MPS servers running on the GPU (0 or 1; more while one of them ends).")
+        .labelNames(GPU_LABELS)
+        .callback(
+            cb ->
+                forEachGpu(
+                    g -> {
+                      if (g.hasMps()) {
+                        cb.call(g.getMps().getServerPidsCount(), node, g.getUuid());
+                      }
+                    }))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("softmig_gpu_mps_restarts")
+        .help("MPS control daemon restarts and forced server shutdowns on the GPU.")
+        .labelNames(GPU_LABELS)
+        .callback(
+            cb ->
+                forEachGpu(
+                    g -> {
+                      if (g.hasMps()) {
+                        cb.call(g.getMps().getRestarts(), node, g.getUuid());
+                      }
+                    }))
+        .register(registry);
+
+    GaugeWithCallback.builder()
         .name("softmig_unmanaged_processes")
         .help("Processes on the GPU that the node does not manage, by reason.")
         .labelNames("node", "gpu", "reason")

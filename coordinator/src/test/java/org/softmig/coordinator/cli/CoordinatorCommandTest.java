@@ -37,6 +37,16 @@ class CoordinatorCommandTest {
   }
 
   @Test
+  void mpsFlagAddsGpusToTheFilesOnes() throws Exception {
+    Path file = Files.writeString(dir.resolve("m.conf"), "softmig.gpus.\"1\".sharing = mps\n");
+    NodeSettings s = parse("--config", file.toString(), "--mps", "0", "--mps", "GPU-1234");
+    assertThat(s.mps().gpus()).containsExactlyInAnyOrder("0", "1", "GPU-1234");
+    assertThatThrownBy(() -> parse("--mps", "all"))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("all");
+  }
+
+  @Test
   void badFlagsAreUsageErrors() {
     StringWriter err = new StringWriter();
     int code =

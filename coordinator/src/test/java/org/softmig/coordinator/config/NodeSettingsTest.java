@@ -138,4 +138,59 @@ class NodeSettingsTest {
         .isEqualTo("softmig.lease");
     assertThat(NodeConfig.nearest("softmig.xyz", List.of("softmig.lease"))).isNull();
   }
+
+  @Test
+  void readsTheSharingOfEachGpuAndTheMpsKeys() throws Exception {
+    Path file =
+        Files.writeString(
+            dir.resolve("mps.conf"),
+            "softmig {\n"
+                + "  gpus { \"0\" { sharing = mps }, \"GPU-abc-1\" { sharing = mps },"
+                + " \"2\" { sharing = time-slicing } }\n"
+                + "  mps { base-dir = /run/x/mps, control = /opt/nv/nvidia-cuda-mps-control,"
+                + " time-caps = true, probe-interval = 500ms, command-timeout = 3s,"
+                + " server-fault-grace = 20s }\n"
+                + "}\n");
+    MpsSettings m = NodeSettings.load(file).mps();
+    assertThat(m.gpus()).containsExactlyInAnyOrder("0", "GPU-abc-1");
+    assertThat(m.mps("GPU-zzz", 0)).isTrue();
+    assertThat(m.mps("GPU-abc-1", 7)).isTrue();
+    assertThat(m.mps("GPU-zzz", 2)).isFalse();
+    assertThat(m.baseDir()).isEqualTo(Path.of("/run/x/mps"));
+    assertThat(m.control()).isEqualTo(Path.of("/opt/nv/nvidia-cuda-mps-control"));
+    assertThat(m.timeCaps()).isTrue();
+    assertThat(m.probeInterval()).isEqualTo(java.time.Duration.ofMillis(500));
+    assertThat(m.commandTimeout()).isEqualTo(java.time.Duration.ofSeconds(3));
+    assertThat(m.serverFaultGrace()).isEqualTo(java.time.Duration.ofSeconds(20));
+  }
+
+  @Test
+  void withoutMpsKeysEveryGpuIsTimeSliced() {
+    MpsSettings m = NodeSettings.defaults().mps();
+    assertThat(m.gpus()).isEmpty();
+    assertThat(m.timeCaps()).isFalse();
+    assertThat(m.baseDir()).isEqualTo(Path.of("/run/softmig/mps"));
+    assertThat(m.control()).isEqualTo(Path.of("nvidia-cuda-mps-control"));
+  }
+
+  @Test
+  void badMpsValuesNameTheKey() throws Exception {
+    Path sharing =
+        Files.writeString(dir.resolve("s.conf"), "softmig.gpus.\"0\".sharing = spatial\n");
+    assertThatThrownBy(() -> NodeSettings.load(sharing))
+        .hasMessageContaining("softmig.gpus")
+        .hasMessageContaining("spatial");
+    Path gpu = Files.writeString(dir.resolve("g.conf"), "softmig.gpus.\"../x\".sharing = mps\n");
+    assertThatThrownBy(() -> NodeSettings.load(gpu)).hasMessageContaining("../x");
+    Path unknown =
+        Files.writeString(
+            dir.resolve("u.conf"), "softmig.gpus.\"1\" { sharing = mps, mode = x }\n");
+    assertThatThrownBy(() -> NodeSettings.load(unknown)).hasMessageContaining("mode");
+    Path grace =
+        Files.writeString(dir.resolve("t.conf"), "softmig.mps.server-fault-grace = never\n");
+    assertThatThrownBy(() -> NodeSettings.load(grace))
+        .hasMessageContaining("softmig.mps.server-fault-grace");
+    Path typo = Files.writeString(dir.resolve("y.conf"), "softmig.mps.time-cap = true\n");
+    assertThatThrownBy(() -> NodeSettings.load(typo)).hasMessageContaining("time-cap");
+  }
 }

@@ -139,6 +139,12 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   public record GetReport(String jobId, ActorRef<Optional<JobReportSnapshot>> replyTo)
       implements Command {}
 
+  /**
+   * Something happened on the GPU that may have hurt the jobs on it (an MPS server shut down in
+   * fault, the MPS control daemon restarted): recorded in the report of every job on the GPU now.
+   */
+  public record RecordIncident(String text) implements Command {}
+
   private enum Tick implements Command {
     INSTANCE
   }
@@ -172,9 +178,16 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     public Settings(boolean gated, TimeSliceScheduler.Settings scheduler) {
       this(gated, scheduler, GrantListener.NONE);
     }
+
+    /** The same settings with the lease gate on or off (off on a GPU shared through MPS). */
+    public Settings withGated(boolean v) {
+      return new Settings(v, scheduler, grants, contextReserveBytes);
+    }
   }
 
   private static final int HISTORY = 1024;
+  /** Incidents kept per job; a GPU that keeps failing does not grow a report without bound. */
+  private static final int MAX_INCIDENTS = 32;
   /** Due deadlines ticked at once in one message, before falling back to the timer. */
   private static final int MAX_IMMEDIATE_TICKS = 8;
 
@@ -190,6 +203,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long refusals;
     long gpuNanos;
     long waitNanos;
+    final List<String> incidents = new ArrayList<>();
 
     JobEntry(long startedUnixMs) {
       this.startedUnixMs = startedUnixMs;
@@ -264,6 +278,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(GetSnapshot.class, this::onGetSnapshot)
         .onMessage(SetOverhead.class, this::onSetOverhead)
         .onMessage(GetReport.class, this::onGetReport)
+        .onMessage(RecordIncident.class, this::onRecordIncident)
         .build();
   }
 
@@ -653,7 +668,21 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
                     job.refusals,
                     job.startedUnixMs,
                     job.endedUnixMs,
-                    List.copyOf(job.pids))));
+                    List.copyOf(job.pids),
+                    job.incidents)));
+    return this;
+  }
+
+  private Behavior<Command> onRecordIncident(RecordIncident incident) {
+    for (JobEntry job : jobs.values()) {
+      if (job.incidents.size() < MAX_INCIDENTS) {
+        job.incidents.add(incident.text());
+      }
+    }
+    getContext()
+        .getLog()
+        .warn("Incident on [{}] recorded for [{}] job(s): {}", gpu.uuid(), jobs.size(),
+            incident.text());
     return this;
   }
 

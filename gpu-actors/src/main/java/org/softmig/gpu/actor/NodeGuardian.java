@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.softmig.gpu.domain.Placement;
 
 /**
@@ -42,9 +43,16 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
    * the decision. Idempotent for the same job and size.
    */
   public record Place(
-      String jobId, String user, long memoryBytes, double smPercent,
+      String jobId, String user, long memoryBytes, double smPercent, boolean mps,
       ActorRef<Placement.Decision> replyTo)
-      implements Command {}
+      implements Command {
+    /** A slice for a time-slicing GPU. */
+    public Place(
+        String jobId, String user, long memoryBytes, double smPercent,
+        ActorRef<Placement.Decision> replyTo) {
+      this(jobId, user, memoryBytes, smPercent, false, replyTo);
+    }
+  }
 
   /** Ends a job's placement; answered with false when nothing was placed for it. */
   public record Release(String jobId, ActorRef<Boolean> replyTo) implements Command {}
@@ -68,17 +76,25 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private long jobSeq;
 
   public static Behavior<Command> create(List<GpuDescriptor> gpus, GpuActor.Settings settings) {
+    return create(gpus, gpu -> settings);
+  }
+
+  /** With settings per GPU (the lease gate is off on GPUs shared through MPS). */
+  public static Behavior<Command> create(
+      List<GpuDescriptor> gpus, Function<GpuDescriptor, GpuActor.Settings> settings) {
     return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings));
   }
 
   private NodeGuardian(
-      ActorContext<Command> ctx, List<GpuDescriptor> descriptors, GpuActor.Settings settings) {
+      ActorContext<Command> ctx,
+      List<GpuDescriptor> descriptors,
+      Function<GpuDescriptor, GpuActor.Settings> settings) {
     super(ctx);
     for (GpuDescriptor gpu : descriptors) {
       ActorRef<GpuActor.Command> ref =
           ctx.spawn(
               // a bug in one request must not lose the GPU's ledger: keep the state, go on
-              Behaviors.supervise(GpuActor.create(gpu, settings))
+              Behaviors.supervise(GpuActor.create(gpu, settings.apply(gpu)))
                   .onFailure(SupervisorStrategy.resume()),
               "gpu-" + gpu.index());
       gpus.add(new GpuRef(gpu, ref));
@@ -86,7 +102,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     List<Placement.Gpu> placeable = new ArrayList<>();
     for (GpuDescriptor gpu : descriptors) {
-      placeable.add(new Placement.Gpu(gpu.uuid(), gpu.index(), gpu.memoryTotalBytes()));
+      placeable.add(
+          new Placement.Gpu(gpu.uuid(), gpu.index(), gpu.memoryTotalBytes(), gpu.mps()));
     }
     placement = new Placement(placeable);
     ctx.getLog().info("Managing [{}] GPUs", gpus.size());
@@ -110,7 +127,9 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private Behavior<Command> onPlace(Place place) {
     Placement.Decision decision =
-        placement.place(new Placement.Slice(place.jobId(), place.memoryBytes(), place.smPercent()));
+        placement.place(
+            new Placement.Slice(
+                place.jobId(), place.memoryBytes(), place.smPercent(), place.mps()));
     if (decision instanceof Placement.Placed placed) {
       gpusByUuid
           .get(placed.uuid())

@@ -20,14 +20,27 @@ import java.util.Optional;
  * the least SM left, then the lowest index), so empty GPUs stay free for jobs that need a whole
  * card.
  *
+ * <p>A node may share some GPUs through MPS: an MPS slice goes only to an MPS GPU and any other
+ * slice only to a time-slicing GPU, so a site can keep some GPUs for small co-running jobs.
+ *
  * <p>Placing is idempotent: the same job with the same slice gets the same GPU back. Plain Java,
  * not thread-safe; the owner serialises calls.
  */
 public final class Placement {
 
-  public record Gpu(String uuid, int index, long memoryTotalBytes) {}
+  /** A GPU; {@code mps}: shared through MPS, it takes only MPS slices. */
+  public record Gpu(String uuid, int index, long memoryTotalBytes, boolean mps) {
+    public Gpu(String uuid, int index, long memoryTotalBytes) {
+      this(uuid, index, memoryTotalBytes, false);
+    }
+  }
 
-  public record Slice(String jobId, long memoryBytes, double smPercent) {}
+  /** A job's slice; {@code mps}: it co-runs through MPS, so it goes only to an MPS GPU. */
+  public record Slice(String jobId, long memoryBytes, double smPercent, boolean mps) {
+    public Slice(String jobId, long memoryBytes, double smPercent) {
+      this(jobId, memoryBytes, smPercent, false);
+    }
+  }
 
   public sealed interface Decision permits Placed, Refused {}
 
@@ -189,11 +202,13 @@ public final class Placement {
 
   private static boolean sameSize(Slice a, Slice b) {
     return a.memoryBytes() == b.memoryBytes()
+        && a.mps() == b.mps()
         && Math.abs(a.smPercent() - b.smPercent()) <= SM_EPSILON;
   }
 
   private boolean fits(Gpu gpu, Slice slice) {
-    return slice.memoryBytes() <= freeBytes(gpu)
+    return gpu.mps() == slice.mps()
+        && slice.memoryBytes() <= freeBytes(gpu)
         && committedSmPercent(gpu.uuid()) + slice.smPercent() <= 100 + SM_EPSILON;
   }
 
@@ -224,9 +239,19 @@ public final class Placement {
     if (gpus.isEmpty()) {
       return "no GPU on this node for job " + slice.jobId() + " (" + describe(slice) + ")";
     }
-    Gpu mostMemory = gpus.get(0);
-    Gpu mostSm = gpus.get(0);
-    for (Gpu gpu : gpus) {
+    List<Gpu> kind = gpus.stream().filter(g -> g.mps() == slice.mps()).toList();
+    if (kind.isEmpty()) {
+      return "no "
+          + (slice.mps() ? "GPU shared through MPS" : "time-slicing GPU")
+          + " on this node for job "
+          + slice.jobId()
+          + " ("
+          + describe(slice)
+          + ")";
+    }
+    Gpu mostMemory = kind.get(0);
+    Gpu mostSm = kind.get(0);
+    for (Gpu gpu : kind) {
       if (freeBytes(gpu) > freeBytes(mostMemory)) {
         mostMemory = gpu;
       }
@@ -257,7 +282,8 @@ public final class Placement {
     return formatBytes(slice.memoryBytes())
         + " and "
         + String.format(Locale.ROOT, "%.1f", slice.smPercent())
-        + " % SM";
+        + " % SM"
+        + (slice.mps() ? " through MPS" : "");
   }
 
   /** Bytes as GiB with two decimals, plus the exact count: "12.00 GiB (12884901888 bytes)". */

@@ -220,6 +220,27 @@ class PlacementTest {
         .isInstanceOf(IllegalArgumentException.class);
   }
 
+  @Test
+  void mpsSlicesGoOnlyToMpsGpusAndOthersNeverDo() {
+    Gpu mps = new Gpu("GPU-M", 2, 48 * GIB, true);
+    Placement p = new Placement(List.of(GPU0, mps));
+    assertThat(p.place(new Slice("small", 4 * GIB, 25, true)))
+        .isEqualTo(new Placed("GPU-M", 2, false));
+    // the best fit would be the MPS GPU (less room left), but a time-slicing slice never goes there
+    assertThat(p.place(new Slice("big", 4 * GIB, 25))).isEqualTo(new Placed("GPU-0", 0, false));
+    assertThat(p.place(new Slice("small", 4 * GIB, 25, true)))
+        .isEqualTo(new Placed("GPU-M", 2, true));
+    Decision full = p.place(new Slice("huge", 46 * GIB, 10, true));
+    assertThat(full).isInstanceOf(Refused.class);
+  }
+
+  @Test
+  void mpsSliceOnANodeWithoutMpsGpusIsRefusedSayingSo() {
+    Decision d = placement.place(new Slice("m", GIB, 10, true));
+    assertThat(d).isInstanceOf(Refused.class);
+    assertThat(((Refused) d).reason()).contains("MPS");
+  }
+
   private void assertRefusedWith(Slice slice, String... parts) {
     Decision decision = placement.place(slice);
     assertThat(decision).isInstanceOf(Refused.class);
