@@ -48,7 +48,7 @@ class Coordinator:
         self.jar = jar
         self.proc = subprocess.Popen(
             ["java", "-Xms64m", "-Xmx256m", "-jar", jar, "coordinator", "--socket", self.socket,
-             "--simulate", spec, "--node-name", "bench", "--cluster-port", "0", "--config-dir", conf,
+             "--simulate", spec, "--node-name", "bench", "--config-dir", conf,
              "--sm-policy", policy],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60

@@ -47,7 +47,7 @@ gcc -std=c11 -D_GNU_SOURCE -O2 -I"$CUDA_HOME/include" -o "$WORK/spin" "$ROOT/ben
 SHIM="$WORK/shim/libsoftmig.so"
 spin() { timeout 60 "$WORK/spin" --fatbin "$WORK/kernels.fatbin" --kernel empty --path launch --seconds "$SECS" --batch 256 --depth 8 --label "$1" | tail -1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%-28s %10.0f launches/s" % (d["label"], d["launch_rate"]))'; }
 coordinator() {
-	"$JAVA" -jar "$JAR" coordinator --socket "$WORK/s.sock" --config-dir "$WORK" --cluster-port 0 --sm-policy "$1" >"$WORK/coordinator-$1.log" 2>&1 &
+	"$JAVA" -jar "$JAR" coordinator --socket "$WORK/s.sock" --config-dir "$WORK" --sm-policy "$1" >"$WORK/coordinator-$1.log" 2>&1 &
 	COORD=$!
 	for _ in $(seq 1 100); do [ -S "$WORK/s.sock" ] && "$JAVA" -jar "$JAR" status --socket "$WORK/s.sock" >/dev/null 2>&1 && return; sleep 0.2; done
 }

@@ -334,8 +334,6 @@ class Context:
         args = ["coordinator", "--socket", self.socket, "--sm-policy", policy]
         if self.supports("--config-dir"):
             args += ["--config-dir", os.path.join(self.a.work, "conf")]
-        if self.supports("--cluster-port"):
-            args += ["--cluster-port", "0"]
         if self.supports("--node-name"):
             args += ["--node-name", "gpu-suite"]
         if self.fake:
