@@ -241,7 +241,17 @@ final class ShimRig implements AutoCloseable {
   }
 
   Held hold(String name, Map<String, String> env, String... args) throws Exception {
-    Process p = start(program(name, env, args));
+    return held(launch(name, env, args));
+  }
+
+  /** Starts a program with the shim preloaded and returns at once (read its line with held). */
+  Process launch(String name, Map<String, String> env, String... args) throws IOException {
+    return start(program(name, env, args));
+  }
+
+  /** The first JSON line of a program started with launch that then holds until stdin closes. */
+  Held held(Process p) throws Exception {
+    String name = p.info().command().orElse("program");
     String s = reader(p.getInputStream()).readLine();
     if (s == null) {
       p.waitFor(10, TimeUnit.SECONDS);
