@@ -269,6 +269,16 @@ static int apply_setting(struct shim_config *cfg, const char *where, const char 
 		}
 		return 0;
 	}
+	if (slice_is(key, klen, CFG_MPS_PIPE_KEY)) {
+		if (!cfg_valid_pipe_dir(val, vlen)) {
+			snprintf(err, cap, "%s: %s='%s' is not an absolute path of letters, digits, '.', '_', '-' and '/'",
+				 where, k, v);
+			return -1;
+		}
+		memcpy(cfg->mps_pipe_dir, val, vlen);
+		cfg->mps_pipe_dir[vlen] = '\0';
+		return 0;
+	}
 	if (slice_is(key, klen, "LIBCUDA_LOG_LEVEL")) {
 		if (vlen != 1 || val[0] < '0' || val[0] > '4') {
 			snprintf(err, cap, "%s: %s='%s' is not a log level 0-4", where, k, v);
@@ -292,6 +302,24 @@ bad_ordinal:
 	snprintf(err, cap, "%s: %s is not a limit key (per-device keys end in _N, N a CUDA ordinal 0-%d)", where, k,
 		 CFG_MAX_DEVICES - 1);
 	return -1;
+}
+
+bool cfg_valid_pipe_dir(const char *text, size_t len)
+{
+	if (len == 0 || len > CFG_MAX_PIPE_DIR || text[0] != '/')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (!is_digit(c) && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && c != '.' && c != '_' &&
+		    c != '-' && c != '/')
+			return false;
+		/* a ".." component: "/../" inside or "/.." at the end */
+		if (c == '/' && i + 2 < len && text[i + 1] == '.' && text[i + 2] == '.' &&
+		    (i + 3 == len || text[i + 3] == '/'))
+			return false;
+	}
+	return true;
 }
 
 static bool is_key_start(char c)
@@ -613,6 +641,7 @@ static void clear_limits(struct shim_config *cfg)
 	memset(cfg->mem_limit_set, 0, sizeof(cfg->mem_limit_set));
 	memset(cfg->sm_limit_dev, 0, sizeof(cfg->sm_limit_dev));
 	memset(cfg->sm_limit_set, 0, sizeof(cfg->sm_limit_set));
+	cfg->mps_pipe_dir[0] = '\0';
 }
 
 static bool any_limit(const struct shim_config *cfg)

@@ -25,6 +25,8 @@
 #define CFG_DEFAULT_LOG_DIR "/var/log/softmig/users"
 #define CFG_MAX_FILE_BYTES 65536
 #define CFG_MAX_NOTES 4
+#define CFG_MPS_PIPE_KEY "CUDA_MPS_PIPE_DIRECTORY"
+#define CFG_MAX_PIPE_DIR 200
 
 struct shim_config {
 	bool disabled;                            /* SOFTMIG_DISABLE=1, honoured only for root */
@@ -42,6 +44,7 @@ struct shim_config {
 	double sm_limit;                          /* percent, 0 = none */
 	double sm_limit_dev[CFG_MAX_DEVICES];
 	bool sm_limit_set[CFG_MAX_DEVICES];
+	char mps_pipe_dir[CFG_MAX_PIPE_DIR + 1];  /* the admin file's CUDA_MPS_PIPE_DIRECTORY: an MPS job */
 	int log_level;
 	char log_file[256];                       /* SOFTMIG_LOG_FILE */
 	char log_dir[256];                        /* base of the per-user log directories */
@@ -79,6 +82,12 @@ int cfg_apply_env(struct shim_config *cfg, char *const *envp, char *err, size_t 
  * or -1.
  */
 int cfg_cgroup_job(const char *text, size_t len, char *out, size_t cap);
+
+/*
+ * Whether text (len bytes) is a pipe directory the job file may name: an absolute path of at most
+ * CFG_MAX_PIPE_DIR characters from [A-Za-z0-9._/-], without a ".." component.
+ */
+bool cfg_valid_pipe_dir(const char *text, size_t len);
 
 /* Fills cfg from the environment and the admin config file.  Never fails: see cfg->error. */
 void cfg_load(struct shim_config *cfg);

@@ -6,12 +6,18 @@
  * shim_started is published with release order so later calls see a complete shim_state.
  * A forked child drops the parent's session (its socket thread does not exist in the child)
  * and starts a fresh one on its own first CUDA call.
+ *
+ * Before the real cuInit (the wrapper's or shim_ensure's, whichever comes first), the MPS
+ * client variables are set from the configuration (mps.c): the driver reads them when it
+ * connects to the MPS control daemon, so they must be right before it initialises, which is
+ * before the coordinator can be asked anything.
  */
 #include "shim.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
@@ -20,6 +26,7 @@
 #include "lease.h"
 #include "log.h"
 #include "memory.h"
+#include "mps.h"
 #include "nvself.h"
 
 struct shim_state shim;
@@ -27,6 +34,7 @@ struct shim_state shim;
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int shim_started;
 static atomic_int config_loaded;
+static atomic_int mps_prepared;
 static __thread int in_start;
 
 void shim_format_uuid(const unsigned char b[16], char out[SHIM_UUID_LEN])
@@ -46,6 +54,25 @@ static void load_config_locked(void)
 	for (int i = 0; i < shim.cfg.nnotes; i++)
 		log_msg(LOG_WARN, "%s", shim.cfg.notes[i]);
 	atomic_store_explicit(&config_loaded, 1, memory_order_release);
+}
+
+/* Called with start_mu held, before the real cuInit. */
+static void prepare_mps_locked(void)
+{
+	struct mps_plan plan;
+	int changed;
+
+	if (atomic_load_explicit(&mps_prepared, memory_order_relaxed))
+		return;
+	load_config_locked();
+	mps_plan(&shim.cfg, getenv(CFG_MPS_PIPE_KEY), getenv(MPS_THREADS_KEY), &plan);
+	changed = mps_apply(&plan);
+	if (plan.client)
+		log_msg(LOG_INFO, "MPS client: %s=%s %s=%s %s=%s (%d set by softmig)", CFG_MPS_PIPE_KEY,
+			getenv(CFG_MPS_PIPE_KEY) ? getenv(CFG_MPS_PIPE_KEY) : "-", MPS_THREADS_KEY,
+			getenv(MPS_THREADS_KEY) ? getenv(MPS_THREADS_KEY) : "-", MPS_PINNED_KEY,
+			getenv(MPS_PINNED_KEY) ? getenv(MPS_PINNED_KEY) : "-", changed);
+	atomic_store_explicit(&mps_prepared, 1, memory_order_release);
 }
 
 void shim_config_ensure(void)
@@ -102,6 +129,7 @@ bool shim_ensure(void)
 	interpose_load_cuda();
 	shim.active = !shim.cfg.disabled && real_cu.loaded;
 	if (shim.active) {
+		prepare_mps_locked();
 		if (real_cu.cuInit)
 			real_cu.cuInit(0);
 		enumerate_devices();
@@ -148,6 +176,11 @@ SHIM_EXPORT CUresult CUDAAPI cuInit(unsigned int flags)
 	interpose_load_cuda();
 	if (!real_cu.cuInit)
 		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!atomic_load_explicit(&mps_prepared, memory_order_acquire) && !in_start) {
+		pthread_mutex_lock(&start_mu);
+		prepare_mps_locked();
+		pthread_mutex_unlock(&start_mu);
+	}
 	rc = real_cu.cuInit(flags);
 	if (rc == CUDA_SUCCESS) {
 		shim_ensure();
@@ -182,6 +215,7 @@ static void fork_child(void)
 	shim.denied = false;
 	shim.ndev = 0;
 	atomic_store(&config_loaded, 0);
+	atomic_store(&mps_prepared, 0);
 	atomic_store(&shim_started, 0);
 }
 

@@ -6,7 +6,10 @@
  *     one line on stderr) instead of meaning "no limit";
  *   - SOFTMIG_DISABLE and SOFTMIG_SERVICE_UID are honoured only for root;
  *   - a log file that is a FIFO or a symlink neither hangs nor is written through; the per-user
- *     log directory is used only when it belongs to the process's user.
+ *     log directory is used only when it belongs to the process's user;
+ *   - an MPS job (its admin file names a pipe directory) has its MPS client variables set from
+ *     the admin file before the driver's cuInit (the fake driver records what it saw), and the
+ *     environment cannot raise them; a time-slicing job's are left alone.
  * Runs as root (CI); the checks for other users run as nobody (65534).  Not root: the root-only
  * parts are skipped with a note.
  *
@@ -228,6 +231,85 @@ static void invalid_refuses(void)
 	}
 }
 
+/* Whether the fake driver saw this line at cuInit (the file SOFTMIG_FAKE_INIT_ENV named). */
+static bool saw(const char *file, const char *line)
+{
+	char text[2048], want[256];
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(text + 1, 1, sizeof(text) - 2, f);
+	fclose(f);
+	text[0] = '\n';
+	text[n + 1] = '\0';
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	return strstr(text, want) != NULL;
+}
+
+/* The MPS client variables at cuInit: the admin file's, never raised by the environment. */
+static void mps_client_env(void)
+{
+	char initenv[200], file[160];
+	const char *env[] = { conf_env, "SLURM_JOB_ID=7010", initenv, "CUDA_MPS_PIPE_DIRECTORY=/tmp/my-own-daemon",
+			      "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100", "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=40G",
+			      "CUDA_DEVICE_SM_LIMIT=100", NULL };
+	struct run r;
+
+	snprintf(file, sizeof(file), "%s/init-env", dir);
+	snprintf(initenv, sizeof(initenv), "SOFTMIG_FAKE_INIT_ENV=%s", file);
+	if (root) {
+		write_conf("7010.conf", "CUDA_DEVICE_MEMORY_LIMIT=2G\nCUDA_DEVICE_SM_LIMIT=25\n"
+					"CUDA_MPS_PIPE_DIRECTORY=/run/softmig/mps/GPU-1/pipe\n");
+		run_shell(&r, "info\nexit\n", env, false);
+		CHECK(r.status == 0);
+		CHECK(saw(file, "CUDA_MPS_PIPE_DIRECTORY=/run/softmig/mps/GPU-1/pipe"));
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25"));
+		CHECK(saw(file, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=2048M"));
+		CHECK(field(&r, "info", 1, "total") == (long long)(2 * GIB)); /* softmig's limit as before */
+
+		/* a lower percentage of the user's own stays: MPS lets a client only constrain itself */
+		env[4] = "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=10";
+		run_shell(&r, "exit\n", env, false);
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=10"));
+		env[4] = "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=lots";
+		run_shell(&r, "exit\n", env, false);
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25"));
+
+		/* a time-slicing job (no pipe directory in its file): nothing is touched */
+		env[1] = "SLURM_JOB_ID=7001";
+		env[4] = "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100";
+		run_shell(&r, "exit\n", env, false);
+		CHECK(saw(file, "CUDA_MPS_PIPE_DIRECTORY=/tmp/my-own-daemon"));
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100"));
+		CHECK(saw(file, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=40G"));
+
+		/* a pipe directory that is not a clean absolute path refuses the file */
+		write_conf("7012.conf", "CUDA_DEVICE_MEMORY_LIMIT=2G\nCUDA_MPS_PIPE_DIRECTORY=/run/../tmp/x\n");
+		env[1] = "SLURM_JOB_ID=7012";
+		run_shell(&r, "exit\n", env, false);
+		CHECK(r.status == 3 && strstr(r.out, "\"rc\":100"));
+		CHECK(strstr(r.err, "CUDA_MPS_PIPE_DIRECTORY") != NULL);
+	}
+
+	/* no admin file: the environment's request, for a process that is an MPS client by its own choice */
+	{
+		const char *own[] = { initenv, "SLURM_JOB_ID=7011", "CUDA_MPS_PIPE_DIRECTORY=/tmp/p",
+				      "CUDA_DEVICE_SM_LIMIT=12.5", "CUDA_DEVICE_MEMORY_LIMIT=1G", NULL };
+
+		run_shell(&r, "exit\n", own, false);
+		CHECK(r.status == 0);
+		CHECK(saw(file, "CUDA_MPS_PIPE_DIRECTORY=/tmp/p"));
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=12"));
+		CHECK(saw(file, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=1024M"));
+		own[2] = "CUDA_DEVICE_SM_LIMIT=12.5"; /* no pipe directory: no MPS client */
+		run_shell(&r, "exit\n", own, false);
+		CHECK(saw(file, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"));
+		CHECK(saw(file, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"));
+	}
+}
+
 /* SOFTMIG_DISABLE turns the shim off for root only. */
 static void disable_root_only(void)
 {
@@ -394,6 +476,7 @@ int main(int argc, char **argv)
 	else
 		printf("SKIP: admin file checks need root (admin files are root-owned)\n");
 	invalid_refuses();
+	mps_client_env();
 	disable_root_only();
 	service_uid_root_only();
 	log_file_cannot_hang();

@@ -21,6 +21,31 @@ static atomic_bool initialized;
 static int visible_gpus[FAKE_MAX_GPUS];
 static int visible_count;
 static pthread_once_t visible_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_env_once = PTHREAD_ONCE_INIT;
+
+/*
+ * SOFTMIG_FAKE_INIT_ENV=FILE: the first cuInit writes the MPS client variables the process had
+ * at that moment to FILE, one NAME=VALUE line each (NAME alone when unset), as the real driver
+ * reads them when it connects to the MPS control daemon.
+ */
+static void record_init_env(void) {
+  static const char *const names[] = {"CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE",
+                                      "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"};
+  const char *path = getenv("SOFTMIG_FAKE_INIT_ENV");
+  FILE *f;
+  if (path == NULL || *path == '\0' || (f = fopen(path, "we")) == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    const char *v = getenv(names[i]);
+    if (v != NULL) {
+      fprintf(f, "%s=%s\n", names[i], v);
+    } else {
+      fprintf(f, "%s\n", names[i]);
+    }
+  }
+  fclose(f);
+}
 
 static void load_visible_gpus(void) {
   const struct fake_gpu *gpus;
@@ -62,6 +87,7 @@ CUresult cuInit(unsigned int flags) {
   if (flags != 0) {
     return CUDA_ERROR_INVALID_VALUE;
   }
+  pthread_once(&init_env_once, record_init_env);
   pthread_once(&visible_once, load_visible_gpus);
   if (visible_count == 0) {
     return CUDA_ERROR_NO_DEVICE;

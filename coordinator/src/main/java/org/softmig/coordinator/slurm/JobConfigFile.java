@@ -30,6 +30,8 @@ import org.softmig.coordinator.config.Sizes;
 public final class JobConfigFile {
 
   public static final String MEMORY_KEY = "CUDA_DEVICE_MEMORY_LIMIT";
+  /** An MPS slice's pipe directory, written by the Prolog; the shim's to use (mps.c). */
+  public static final String MPS_PIPE_KEY = "CUDA_MPS_PIPE_DIRECTORY";
   public static final String SM_KEY = "CUDA_DEVICE_SM_LIMIT";
 
   /** Files larger than this are refused. */
@@ -190,11 +192,34 @@ public final class JobConfigFile {
       if (!value.matches("[0-4]")) {
         throw new MalformedException(where + ": " + key + "='" + printable(value) + "' is not a log level 0-4");
       }
+    } else if (key.equals(MPS_PIPE_KEY)) {
+      // the shim sets it for an MPS slice before the driver starts; checked here too
+      if (!validPipeDirectory(value)) {
+        throw new MalformedException(
+            where + ": " + key + "='" + printable(value) + "' is not an absolute path of letters,"
+                + " digits, '.', '_', '-' and '/'");
+      }
     } else if (key.equals("SOFTMIG_LOG_FILE")) {
       if (value.isEmpty() || value.length() > 255) {
         throw new MalformedException(where + ": " + key + "='" + printable(value) + "' is not a file name");
       }
     }
+  }
+
+  /**
+   * The job file's {@code CUDA_MPS_PIPE_DIRECTORY}: an absolute path of at most 200 characters
+   * from {@code [A-Za-z0-9._/-]}, without a {@code ..} component.
+   */
+  static boolean validPipeDirectory(String value) {
+    if (!value.matches("/[A-Za-z0-9._/-]{0,199}")) {
+      return false;
+    }
+    for (String part : value.split("/")) {
+      if (part.equals("..")) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** -1 for no suffix (all devices), else the CUDA ordinal of "_N" (one or two digits, 0-63). */
