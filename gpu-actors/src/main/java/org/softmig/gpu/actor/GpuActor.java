@@ -10,24 +10,24 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.LongSupplier;
+import org.softmig.gpu.domain.GpuJobs;
 import org.softmig.gpu.domain.LeaseSharing;
 import org.softmig.gpu.domain.MemoryLedger;
 import org.softmig.gpu.domain.TimeSliceScheduler;
 
 /**
  * One physical GPU. Every memory request and every lease request of every job on the GPU passes
- * through this actor, one at a time: that is what makes the limits exact. A thin shell over {@link
- * MemoryLedger} (memory) and {@link LeaseSharing} over {@link TimeSliceScheduler} (SM time-slice
- * leases, shared by the sessions of a job). Lease requests come straight from the connection and
- * grants go straight back to it ({@link SessionOutput}), like memory requests and replies.
+ * through this actor, one at a time: that is what makes the limits exact. Routing only, over plain
+ * domain classes: {@link MemoryLedger} (memory), {@link LeaseSharing} over {@link
+ * TimeSliceScheduler} (SM time-slice leases, shared by the sessions of a job) and {@link GpuJobs}
+ * (the jobs' figures and history, for status and reports). Lease requests and releases come
+ * straight from the connection and grants and revokes go straight back to it ({@link
+ * SessionOutput}): one route, like memory requests and replies.
  */
 public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
@@ -81,7 +81,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    * hand-off the process saw for this lease, from the GPU becoming free to the grant's arrival (0
    * = unknown). {@code workPending}: its last kernels still run, a second release of the same
    * lease follows with {@code workEndMonoNanos} (and {@code workStartMonoNanos}) set, when they
-   * are done ({@link LeaseSharing#workDone}).
+   * are done ({@link LeaseSharing.Release#isWorkReport}).
    */
   public record LeaseRelease(
       long sessionId,
@@ -185,30 +185,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     }
   }
 
-  private static final int HISTORY = 1024;
-  /** Incidents kept per job; a GPU that keeps failing does not grow a report without bound. */
-  private static final int MAX_INCIDENTS = 32;
   /** Due deadlines ticked at once in one message, before falling back to the timer. */
   private static final int MAX_IMMEDIATE_TICKS = 8;
-
-  private static final class JobEntry {
-    String user = "";
-    long memoryLimitBytes;
-    double smLimitPercent;
-    boolean placed;
-    final long startedUnixMs;
-    long endedUnixMs;
-    final Set<Integer> pids = new TreeSet<>();
-    long peakBytes;
-    long refusals;
-    long gpuNanos;
-    long waitNanos;
-    final List<String> incidents = new ArrayList<>();
-
-    JobEntry(long startedUnixMs) {
-      this.startedUnixMs = startedUnixMs;
-    }
-  }
 
   private record SessionEntry(
       SessionSpec spec, int deviceIndex, SessionOutput output, ActorRef<SessionActor.Event> ref) {}
@@ -220,17 +198,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   private final MemoryLedger ledger;
   private final TimeSliceScheduler scheduler;
   private final LeaseSharing leases;
-  private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
+  private final GpuJobs jobs = new GpuJobs();
   private final Map<Long, SessionEntry> sessions = new HashMap<>();
   // NVML's per-process usage on this GPU from the last reconciliation (reconnect claims)
   private Map<Integer, Long> measuredByPid = Map.of();
-  private final LinkedHashMap<String, JobEntry> history =
-      new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, JobEntry> eldest) {
-          return size() > HISTORY;
-        }
-      };
 
   public static Behavior<Command> create(GpuDescriptor gpu, Settings settings) {
     return create(gpu, settings, System::nanoTime);
@@ -294,11 +265,13 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
               spec.sessionId(), gpu.uuid());
       return this;
     }
-    JobEntry job = job(spec.jobId());
-    job.user = spec.user();
-    job.memoryLimitBytes = device.memoryLimitBytes();
-    job.smLimitPercent = device.smLimitPercent();
-    job.pids.add(spec.pid());
+    jobs.attach(
+        spec.jobId(),
+        spec.user(),
+        device.memoryLimitBytes(),
+        device.smLimitPercent(),
+        spec.pid(),
+        System.currentTimeMillis());
     scheduler.setLimit(spec.jobId(), device.smLimitPercent());
     leases.join(spec.jobId(), spec.sessionId());
     sessions.put(
@@ -345,8 +318,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       return this;
     }
     String jobId = entry.spec().jobId();
-    JobEntry job = jobs.get(jobId);
-    updateMemoryFigures(jobId, job);
+    jobs.live(jobId).ifPresent(job -> updateMemoryFigures(job));
     timers.cancel("credit-" + detach.sessionId());
     apply(ledger.detach(detach.sessionId()));
     act(leases.leave(detach.sessionId(), clock.getAsLong()));
@@ -500,32 +472,22 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (entry == null) {
       return this;
     }
-    long now = clock.getAsLong();
-    if (release.workEndMonoNanos() > 0) {
-      act(
-          leases.workDone(
-              release.sessionId(),
-              release.leaseId(),
-              release.workStartMonoNanos(),
-              release.workEndMonoNanos(),
-              now));
-      return this;
-    }
-    if (release.handoffNanos() > 0) {
+    LeaseSharing.Release r =
+        new LeaseSharing.Release(
+            release.sessionId(),
+            release.leaseId(),
+            release.gpuTimeNanos(),
+            release.idle(),
+            release.releasedMonoNanos(),
+            release.handoffNanos(),
+            release.workPending(),
+            release.workStartMonoNanos(),
+            release.workEndMonoNanos());
+    if (!r.isWorkReport() && r.handoffNanos() > 0) {
       String jobId = entry.spec().jobId();
-      settings.grants().handedOff(gpu.uuid(), jobId, jobs.get(jobId).user, release.handoffNanos());
+      settings.grants().handedOff(gpu.uuid(), jobId, jobs.userOf(jobId), r.handoffNanos());
     }
-    act(
-        leases.release(
-            new LeaseSharing.Release(
-                release.sessionId(),
-                release.leaseId(),
-                release.gpuTimeNanos(),
-                release.idle(),
-                release.releasedMonoNanos(),
-                release.handoffNanos(),
-                release.workPending()),
-            now));
+    act(leases.release(r, clock.getAsLong()));
     return this;
   }
 
@@ -535,28 +497,21 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   /**
-   * Sends what the lease sharing decided, then re-arms the timer. A deadline that is already due
-   * (the scheduler often hands the GPU on "now", right after a release) is ticked here and then,
-   * not through the timer: an Akka timer, even of zero delay, waits for the scheduler's next tick,
-   * which put about half a millisecond into every hand-off.
+   * Sends what the lease sharing decided, then re-arms the timer. Deadlines already due (the
+   * scheduler often hands the GPU on "now", right after a release) are ticked here and then
+   * ({@link LeaseSharing#tickDue}), not through the timer: an Akka timer, even of zero delay,
+   * waits for the scheduler's next tick, which put about half a millisecond into every hand-off.
    */
   private void act(List<LeaseSharing.Effect> effects) {
-    for (int round = 0; ; round++) {
-      for (LeaseSharing.Effect effect : effects) {
-        send(effect);
-      }
-      OptionalLong deadline = leases.nextDeadlineNanos();
-      if (deadline.isEmpty()) {
-        timers.cancel(Tick.INSTANCE);
-        return;
-      }
-      long now = clock.getAsLong();
-      long delay = deadline.getAsLong() - now;
-      if (delay > 0 || round >= MAX_IMMEDIATE_TICKS) {
-        timers.startSingleTimer(Tick.INSTANCE, Duration.ofNanos(Math.max(0, delay)));
-        return;
-      }
-      effects = leases.tick(now);
+    effects.forEach(this::send);
+    long now = clock.getAsLong();
+    leases.tickDue(now, MAX_IMMEDIATE_TICKS).forEach(this::send);
+    OptionalLong deadline = leases.nextDeadlineNanos();
+    if (deadline.isEmpty()) {
+      timers.cancel(Tick.INSTANCE);
+    } else {
+      timers.startSingleTimer(
+          Tick.INSTANCE, Duration.ofNanos(Math.max(0, deadline.getAsLong() - now)));
     }
   }
 
@@ -577,21 +532,19 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         entry.output().send(new SessionActor.LeaseRevoked(entry.deviceIndex(), r.leaseId()));
       }
     } else if (effect instanceof LeaseSharing.JobGranted g) {
-      JobEntry job = jobs.get(g.jobId());
-      settings.grants().granted(gpu.uuid(), g.jobId(), job == null ? "" : job.user, g.waitedNanos());
+      settings.grants().granted(gpu.uuid(), g.jobId(), jobs.userOf(g.jobId()), g.waitedNanos());
     }
   }
 
   // ------------------------------------------------------------------ placement, status
 
   private Behavior<Command> onPlace(Place place) {
-    JobEntry job = job(place.jobId());
-    if (!place.user().isEmpty()) {
-      job.user = place.user(); // a re-place that names no user keeps the job's user
-    }
-    job.placed = true;
-    job.memoryLimitBytes = place.memoryBytes();
-    job.smLimitPercent = place.smPercent();
+    jobs.place(
+        place.jobId(),
+        place.user(),
+        place.memoryBytes(),
+        place.smPercent(),
+        System.currentTimeMillis());
     scheduler.setLimit(place.jobId(), place.smPercent());
     apply(ledger.setLimit(place.jobId(), place.memoryBytes()));
     getContext()
@@ -606,9 +559,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onUnplace(Unplace unplace) {
-    JobEntry job = jobs.get(unplace.jobId());
-    if (job != null) {
-      job.placed = false;
+    if (jobs.unplace(unplace.jobId())) {
       forgetIfIdle(unplace.jobId());
     }
     return this;
@@ -618,7 +569,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     if (!set.usedBytesByPid().isEmpty()) {
       measuredByPid = set.usedBytesByPid();
     }
-    for (String jobId : jobs.keySet()) {
+    for (GpuJobs.Job job : jobs.live()) {
+      String jobId = job.jobId();
       long bytes = Math.max(0, set.overheadBytesByJob().getOrDefault(jobId, 0L));
       if (bytes != ledger.overheadBytes(jobId)) {
         getContext()
@@ -637,95 +589,66 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
   }
 
   private Behavior<Command> onGetReport(GetReport get) {
-    JobEntry job = jobs.get(get.jobId());
-    boolean live = job != null;
-    if (!live) {
-      job = history.get(get.jobId());
-    }
-    if (job == null) {
-      get.replyTo().tell(Optional.empty());
-      return this;
-    }
-    if (live) {
-      updateMemoryFigures(get.jobId(), job);
-      updateComputeFigures(get.jobId(), job, clock.getAsLong());
-    }
-    long end = job.endedUnixMs != 0 ? job.endedUnixMs : System.currentTimeMillis();
-    double lifeNanos = Math.max(1, end - job.startedUnixMs) * 1e6;
-    get.replyTo()
-        .tell(
-            Optional.of(
-                new JobReportSnapshot(
-                    get.jobId(),
-                    job.user,
-                    gpu.uuid(),
-                    job.memoryLimitBytes,
-                    job.peakBytes,
-                    job.smLimitPercent,
-                    Math.min(100, 100.0 * job.gpuNanos / lifeNanos),
-                    job.gpuNanos,
-                    job.waitNanos,
-                    job.refusals,
-                    job.startedUnixMs,
-                    job.endedUnixMs,
-                    List.copyOf(job.pids),
-                    job.incidents)));
+    Optional<GpuJobs.Job> live = jobs.live(get.jobId());
+    live.ifPresent(
+        job -> {
+          updateMemoryFigures(job);
+          updateComputeFigures(job, clock.getAsLong());
+        });
+    get.replyTo().tell(jobs.liveOrPast(get.jobId()).map(this::report));
     return this;
   }
 
+  private JobReportSnapshot report(GpuJobs.Job job) {
+    return new JobReportSnapshot(
+        job.jobId(),
+        job.user(),
+        gpu.uuid(),
+        job.memoryLimitBytes(),
+        job.peakBytes(),
+        job.smLimitPercent(),
+        job.smSharePercent(System.currentTimeMillis()),
+        job.gpuNanos(),
+        job.waitNanos(),
+        job.refusals(),
+        job.startedUnixMs(),
+        job.endedUnixMs(),
+        job.pids(),
+        job.incidents());
+  }
+
   private Behavior<Command> onRecordIncident(RecordIncident incident) {
-    for (JobEntry job : jobs.values()) {
-      if (job.incidents.size() < MAX_INCIDENTS) {
-        job.incidents.add(incident.text());
-      }
-    }
+    jobs.incident(incident.text());
     getContext()
         .getLog()
-        .warn("Incident on [{}] recorded for [{}] job(s): {}", gpu.uuid(), jobs.size(),
+        .warn("Incident on [{}] recorded for [{}] job(s): {}", gpu.uuid(), jobs.liveCount(),
             incident.text());
     return this;
   }
 
-  private JobEntry job(String jobId) {
-    return jobs.computeIfAbsent(
-        jobId,
-        id -> {
-          history.remove(id);
-          return new JobEntry(System.currentTimeMillis());
-        });
+  private void updateMemoryFigures(GpuJobs.Job job) {
+    ledger.job(job.jobId()).ifPresent(u -> job.memory(u.peakBytes(), u.refusals()));
   }
 
-  private void updateMemoryFigures(String jobId, JobEntry job) {
-    ledger
-        .job(jobId)
-        .ifPresent(
-            u -> {
-              job.peakBytes = Math.max(job.peakBytes, u.peakBytes());
-              job.refusals = u.refusals();
-            });
-  }
-
-  private void updateComputeFigures(String jobId, JobEntry job, long now) {
+  private void updateComputeFigures(GpuJobs.Job job, long now) {
     for (TimeSliceScheduler.JobStats s : scheduler.stats(now)) {
-      if (s.jobId().equals(jobId)) {
-        job.gpuNanos = s.gpuNanosTotal();
-        job.waitNanos = s.waitNanosTotal();
+      if (s.jobId().equals(job.jobId())) {
+        job.compute(s.gpuNanosTotal(), s.waitNanosTotal());
       }
     }
   }
 
   private void forgetIfIdle(String jobId) {
-    JobEntry job = jobs.get(jobId);
-    if (job != null && !job.placed && ledger.sessionsOf(jobId).isEmpty()) {
-      long now = clock.getAsLong();
-      updateMemoryFigures(jobId, job);
-      updateComputeFigures(jobId, job, now);
-      job.endedUnixMs = System.currentTimeMillis();
-      jobs.remove(jobId);
-      history.put(jobId, job);
-      ledger.removeJob(jobId);
-      act(leases.removeJob(jobId, now));
+    Optional<GpuJobs.Job> live = jobs.live(jobId);
+    if (live.isEmpty() || live.get().placed() || !ledger.sessionsOf(jobId).isEmpty()) {
+      return;
     }
+    long now = clock.getAsLong();
+    updateMemoryFigures(live.get());
+    updateComputeFigures(live.get(), now);
+    jobs.end(jobId, System.currentTimeMillis());
+    ledger.removeJob(jobId);
+    act(leases.removeJob(jobId, now));
   }
 
   private GpuSnapshot snapshot() {
@@ -738,9 +661,8 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     long used = 0;
     long committed = 0;
     double smCommitted = 0;
-    for (Map.Entry<String, JobEntry> e : jobs.entrySet()) {
-      String jobId = e.getKey();
-      JobEntry job = e.getValue();
+    for (GpuJobs.Job job : jobs.live()) {
+      String jobId = job.jobId();
       MemoryLedger.JobUsage usage =
           ledger.job(jobId).orElse(new MemoryLedger.JobUsage(jobId, 0, 0, 0, 0, 0, List.of()));
       List<GpuSnapshot.ProcessSnapshot> processes = new ArrayList<>();
@@ -754,23 +676,23 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
           stats.getOrDefault(
               jobId, new TimeSliceScheduler.JobStats(jobId, 0, 0, 0, 0, 0, 0, 0));
       used += usage.usedBytes();
-      committed += job.memoryLimitBytes;
-      smCommitted += job.smLimitPercent;
+      committed += job.memoryLimitBytes();
+      smCommitted += job.smLimitPercent();
       list.add(
           new GpuSnapshot.JobSnapshot(
               jobId,
-              job.user,
+              job.user(),
               usage.usedBytes(),
-              job.memoryLimitBytes,
-              Math.max(job.peakBytes, usage.peakBytes()),
+              job.memoryLimitBytes(),
+              Math.max(job.peakBytes(), usage.peakBytes()),
               usage.refusals(),
-              job.smLimitPercent,
+              job.smLimitPercent(),
               s.sharePercentLast10s(),
               s.gpuNanosTotal(),
               s.waitNanosTotal(),
               leases.handoffPercentile(jobId, 0.50),
               leases.handoffPercentile(jobId, 0.99),
-              job.placed,
+              job.placed(),
               processes,
               usage.overLimit(),
               usage.unverifiedBytes()));

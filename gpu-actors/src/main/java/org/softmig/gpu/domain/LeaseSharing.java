@@ -57,7 +57,10 @@ public final class LeaseSharing {
    * @param idle it stopped launching; otherwise it wants the next lease
    * @param releasedMonoNanos when the process sent it (0 = unknown)
    * @param handoffNanos the hand-off the process saw for this lease (0 = unknown)
-   * @param workPending its last kernels still run; a {@link #workDone} report follows
+   * @param workPending its last kernels still run; a work report follows
+   * @param workStartMonoNanos with {@code workEndMonoNanos}: this is that work report ({@link
+   *     #workDone}), for a lease released with work pending
+   * @param workEndMonoNanos when the work ended; 0 = this is not a work report
    */
   public record Release(
       long sessionId,
@@ -66,7 +69,25 @@ public final class LeaseSharing {
       boolean idle,
       long releasedMonoNanos,
       long handoffNanos,
-      boolean workPending) {}
+      boolean workPending,
+      long workStartMonoNanos,
+      long workEndMonoNanos) {
+    public Release(
+        long sessionId,
+        long leaseId,
+        long usedNanos,
+        boolean idle,
+        long releasedMonoNanos,
+        long handoffNanos,
+        boolean workPending) {
+      this(sessionId, leaseId, usedNanos, idle, releasedMonoNanos, handoffNanos, workPending, 0, 0);
+    }
+
+    /** A work report: the second release of a lease released with work pending. */
+    public boolean isWorkReport() {
+      return workEndMonoNanos > 0;
+    }
+  }
 
   private static final int HANDOFF_SAMPLES = 1024;
   private static final int WORK_ENDS_KEPT = 64;
@@ -117,8 +138,20 @@ public final class LeaseSharing {
     return effects;
   }
 
-  /** The session is done with a lease (or, with {@code workPending}, with launching in it). */
+  /**
+   * The session is done with a lease (or, with {@code workPending}, with launching in it), or
+   * reports the end of the work of a lease released with work pending ({@link
+   * Release#isWorkReport}, see {@link #workDone}).
+   */
   public List<Effect> release(Release release, long now) {
+    if (release.isWorkReport()) {
+      return workDone(
+          release.sessionId(),
+          release.leaseId(),
+          release.workStartMonoNanos(),
+          release.workEndMonoNanos(),
+          now);
+    }
     List<Effect> effects = new ArrayList<>();
     JobLease job = sessions.get(release.sessionId());
     if (job == null) {
@@ -223,6 +256,23 @@ public final class LeaseSharing {
   public List<Effect> tick(long now) {
     List<Effect> effects = new ArrayList<>();
     apply(scheduler.tick(now), now, effects);
+    return effects;
+  }
+
+  /**
+   * Runs the timers already due at {@code now}, at most {@code maxRounds} times: the scheduler
+   * often hands the GPU on "now" (right after a release), and that hand-off should not wait for
+   * the owner's timer. Empty when nothing is due.
+   */
+  public List<Effect> tickDue(long now, int maxRounds) {
+    List<Effect> effects = new ArrayList<>();
+    for (int round = 0; round < maxRounds; round++) {
+      OptionalLong deadline = scheduler.nextDeadlineNanos();
+      if (deadline.isEmpty() || deadline.getAsLong() > now) {
+        break;
+      }
+      apply(scheduler.tick(now), now, effects);
+    }
     return effects;
   }
 

@@ -107,6 +107,44 @@ class LeaseSharingTest {
   }
 
   @Test
+  void aWorkReportTakesTheReleaseRouteAndSettlesTheCharge() {
+    LeaseSharing s = sharing(TimeSliceScheduler.Policy.SHARE);
+    s.join("a", 1);
+    s.join("b", 2);
+    long t = 1000 * MS;
+    long leaseA = grants(s.request(1, t)).get(0).leaseId();
+    s.request(2, t);
+    s.release(pending(1, leaseA, 20 * MS, t + 20 * MS), t + 20 * MS);
+    LeaseSharing.Release report =
+        new LeaseSharing.Release(1, leaseA, 23 * MS, false, t + 23 * MS, 0, false, t, t + 23 * MS);
+    assertThat(report.isWorkReport()).isTrue();
+    // a report asks for nothing: no grant, and the job does not start waiting again
+    assertThat(s.release(report, t + 23 * MS)).isEmpty();
+    assertThat(stats(s, "a", t + 24 * MS).gpuNanosTotal()).isEqualTo(23 * MS);
+  }
+
+  @Test
+  void dueTimersAreTickedAtOnceAndFutureOnesAreLeft() {
+    LeaseSharing s =
+        new LeaseSharing(
+            new TimeSliceScheduler(
+                new TimeSliceScheduler.Settings(TimeSliceScheduler.Policy.CAP, 20 * MS, 0)));
+    s.scheduler().setLimit("a", 50);
+    s.scheduler().setLimit("b", 50);
+    s.join("a", 1);
+    s.join("b", 2);
+    long t = 1000 * MS;
+    long leaseA = grants(s.request(1, t)).get(0).leaseId();
+    s.request(2, t);
+    assertThat(s.tickDue(t + MS, 8)).isEmpty(); // a's lease runs until t + 20 ms
+    // a never releases; with no grace its lease is overdue at its end, and b goes next
+    List<LeaseSharing.Effect> due = s.tickDue(t + 20 * MS, 8);
+    assertThat(due).contains(new LeaseSharing.Revoke(1, leaseA));
+    assertThat(grants(due)).extracting(LeaseSharing.Grant::sessionId).containsExactly(2L);
+    assertThat(s.nextDeadlineNanos().getAsLong()).isGreaterThan(t + 20 * MS);
+  }
+
+  @Test
   void workReportsAreClampedIntoTheLeaseAndCountOnce() {
     LeaseSharing s = sharing(TimeSliceScheduler.Policy.SHARE);
     s.join("a", 1);
