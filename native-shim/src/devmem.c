@@ -57,6 +57,7 @@ static pthread_mutex_t dm_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrmap handles;
 static uint64_t primary_bytes[CFG_MAX_DEVICES]; /* charged for each live primary context */
 static uint64_t context_cost[CFG_MAX_DEVICES];  /* the last context cost measured per device */
+static bool created_context[CFG_MAX_DEVICES];  /* a cuCtxCreate ever succeeded on the device */
 
 static pthread_mutex_t measure_mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread int measuring;
@@ -81,8 +82,26 @@ static bool valid_dev(int dev)
 	return dev >= 0 && dev < shim.ndev;
 }
 
-/* Starts measuring dev (takes measure_mu).  False: not measured (no session, nested, bad dev). */
-static bool measure_begin(struct measure *m, int dev)
+static int primary_active(CUdevice dev);
+
+/* Whether this process has had no context on dev yet (then NVML would say 0).  measure_mu held. */
+static bool nothing_on(int dev)
+{
+	bool created;
+
+	pthread_mutex_lock(&dm_mu);
+	created = created_context[dev];
+	pthread_mutex_unlock(&dm_mu);
+	return !created && primary_active((CUdevice)dev) == 0;
+}
+
+/*
+ * Starts measuring dev (takes measure_mu).  False: not measured (no session, nested, bad dev).
+ * first_context: the call may create the process's first context on dev; when the process
+ * has nothing there yet, NVML would say 0 and is not asked (the first context of a process
+ * is then created while NVML is still starting, see nvself_prepare).
+ */
+static bool measure_begin_from(struct measure *m, int dev, bool first_context)
 {
 	m->on = false;
 	if (!shim_ensure() || measuring || !valid_dev(dev))
@@ -92,8 +111,18 @@ static bool measure_begin(struct measure *m, int dev)
 	m->on = true;
 	m->dev = dev;
 	m->tracked_before = mem_used(dev);
-	m->nvml = nvself_used(dev, &m->nvml_before) == 0;
+	if (first_context && m->tracked_before == 0 && nothing_on(dev)) {
+		m->nvml = true;
+		m->nvml_before = 0;
+	} else {
+		m->nvml = nvself_used(dev, &m->nvml_before) == 0;
+	}
 	return true;
+}
+
+static bool measure_begin(struct measure *m, int dev)
+{
+	return measure_begin_from(m, dev, false);
 }
 
 /* Ends a measurement (releases measure_mu): the bytes the call took, *known = false when NVML
@@ -177,6 +206,9 @@ static CUresult context_created(struct measure *m, CUresult rc, CUcontext *pctx,
 		mem_uncharge(dev, estimate, KIND_CONTEXT);
 		return rc;
 	}
+	pthread_mutex_lock(&dm_mu);
+	created_context[dev] = true;
+	pthread_mutex_unlock(&dm_mu);
 	charged = true_up(dev, estimate, cost, known, KIND_CONTEXT);
 	if (charged < 0) {
 		real_cu.cuCtxDestroy_v2(*pctx);
@@ -219,7 +251,7 @@ static int context_begin(struct measure *m, int dev, uint64_t *estimate)
 			(unsigned long long)*estimate);
 		return -1;
 	}
-	measure_begin(m, dev);
+	measure_begin_from(m, dev, *estimate == 0);
 	return 0;
 }
 
@@ -290,7 +322,7 @@ SHIM_EXPORT CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice 
 	REAL_OR_FAIL(cuDevicePrimaryCtxRetain);
 	if (!shim_ensure() || !valid_dev((int)dev) || measuring)
 		return real_cu.cuDevicePrimaryCtxRetain(pctx, dev);
-	measure_begin(&m, (int)dev);
+	measure_begin_from(&m, (int)dev, true);
 	if (primary_active(dev) != 0) {
 		measure_end(&m, &known);
 		return real_cu.cuDevicePrimaryCtxRetain(pctx, dev);

@@ -6,6 +6,10 @@
  * list is read with nvmlDeviceGetComputeRunningProcesses_v3 (drivers before R510: _v2, same
  * layout), growing the buffer when NVML says it is too small.
  *
+ * nvmlInit takes tens of milliseconds, so nvself_prepare() starts it (and the handle lookups)
+ * on a thread of its own as soon as the devices are known, where it overlaps the driver's
+ * context creation; a query that comes first waits for it on nv_mu.
+ *
  * Thread-safety: nv_mu guards the cached handles; NVML itself is thread-safe.
  */
 #define _GNU_SOURCE
@@ -83,6 +87,31 @@ static void *device_handle(int dev)
 	return h;
 }
 
+static void *prepare_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&nv_mu);
+	if (nv_start_locked())
+		for (int dev = 0; dev < shim.ndev && dev < CFG_MAX_DEVICES; dev++)
+			if (!handles[dev] && nv_by_uuid(shim.dev[dev].uuid, &handles[dev]) != NV_SUCCESS)
+				handles[dev] = NULL;
+	pthread_mutex_unlock(&nv_mu);
+	return NULL;
+}
+
+void nvself_prepare(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, prepare_main, NULL) != 0)
+		log_msg(LOG_INFO, "NVML is started on first use (no thread to start it early)");
+	pthread_attr_destroy(&attr);
+}
+
 int nvself_used(int dev, uint64_t *bytes)
 {
 	struct nv_proc stack[64], *infos = stack;
@@ -126,4 +155,6 @@ void nvself_after_fork(void)
 {
 	pthread_mutex_init(&nv_mu, NULL);
 	memset(handles, 0, sizeof(handles)); /* same devices, but re-resolved: cheap and safe */
+	if (!nv_ok)
+		nv_tried = false; /* a start in progress on the parent's thread never finishes here */
 }

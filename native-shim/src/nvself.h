@@ -14,6 +14,12 @@
  */
 int nvself_used(int dev, uint64_t *bytes);
 
+/*
+ * Starts NVML (nvmlInit and the device handles) on a detached thread, so that the first
+ * nvself_used does not pay for it.  Needs shim.dev filled; harmless to skip.
+ */
+void nvself_prepare(void);
+
 void nvself_after_fork(void);
 
 #endif

@@ -133,6 +133,7 @@ bool shim_ensure(void)
 		if (real_cu.cuInit)
 			real_cu.cuInit(0);
 		enumerate_devices();
+		nvself_prepare();
 		mem_start();
 		lease_start();
 		if (shim.cfg.error[0]) {
