@@ -1,28 +1,25 @@
 package org.softmig.coordinator;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.OptionalInt;
+import org.softmig.coordinator.os.UserDirectory;
 import org.softmig.coordinator.shim.Peer;
 
 /**
  * Who may change things (place, release): root, the user the coordinator runs as, and members of
- * the admin group (by primary gid or by the group's member list). Anyone may read status. Blocking
- * (reads the group and passwd files): call it off the event loop.
+ * the admin group. Membership is the name service's (NSS: local files, LDAP, SSSD): the peer's
+ * group as the kernel reports it, or any group of the peer uid's user as {@code getgrouplist}
+ * answers, its primary group included. Anyone may read status. Blocking (name-service lookups):
+ * call it off the event loop.
  */
 public final class Authorizer {
 
   private final String adminGroup;
-  private final Path groupFile;
-  private final Path passwdFile;
+  private final UserDirectory users;
   private final int ownUid;
 
-  public Authorizer(String adminGroup, Path groupFile, Path passwdFile, int ownUid) {
+  public Authorizer(String adminGroup, UserDirectory users, int ownUid) {
     this.adminGroup = adminGroup == null ? "" : adminGroup;
-    this.groupFile = groupFile;
-    this.passwdFile = passwdFile;
+    this.users = users;
     this.ownUid = ownUid;
   }
 
@@ -33,32 +30,19 @@ public final class Authorizer {
     if (adminGroup.isEmpty() || peer.uid() < 0) {
       return false;
     }
-    String[] group = entry(groupFile, 0, adminGroup);
-    if (group == null || group.length < 3) {
+    OptionalInt admins = users.groupId(adminGroup);
+    if (admins.isEmpty()) {
       return false;
     }
-    if (Integer.toString(peer.gid()).equals(group[2])) {
+    int gid = admins.getAsInt();
+    if (peer.gid() == gid) {
       return true;
     }
-    String[] user = entry(passwdFile, 2, Integer.toString(peer.uid()));
-    if (user == null || group.length < 4 || group[3].isEmpty()) {
-      return false;
-    }
-    return Arrays.asList(group[3].split(",")).contains(user[0]);
+    return users.byUid(peer.uid()).map(a -> users.groups(a).contains(gid)).orElse(false);
   }
 
-  /** The first line of a colon-separated file whose field {@code field} equals {@code value}. */
-  private static String[] entry(Path file, int field, String value) {
-    try {
-      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-        String[] fields = line.split(":", -1);
-        if (fields.length > field && fields[field].equals(value)) {
-          return fields;
-        }
-      }
-    } catch (IOException e) {
-      return null;
-    }
-    return null;
+  /** The user name of a peer, else its uid as text. Blocking, as {@link #mayAdminister}. */
+  public String userName(Peer peer) {
+    return users.nameOf(peer.uid());
   }
 }

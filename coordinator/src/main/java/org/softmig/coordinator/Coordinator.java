@@ -30,6 +30,7 @@ import org.softmig.coordinator.shim.Peer;
 import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
+import org.softmig.coordinator.os.UserDirectory;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
 import org.softmig.gpu.actor.GrantListener;
@@ -190,12 +191,13 @@ public final class Coordinator implements AutoCloseable {
       }
       Executor blocking =
           system.dispatchers().lookup(DispatcherSelector.fromConfig("softmig.blocking-dispatcher"));
+      UserDirectory users = UserDirectory.system();
       NodeRequests requests =
           new NodeRequests(
               node,
-              new Authorizer(
-                  settings.adminGroup(), Path.of("/etc/group"), Path.of("/etc/passwd"), (int) ownUid()),
-              blocking);
+              new Authorizer(settings.adminGroup(), users, (int) ownUid()),
+              blocking,
+              settings.hideOtherUsers());
       Duration queryTimeout = clusterSettings.queryTimeout();
       requests.setClusterStatus(() -> views.clusterStatus(queryTimeout));
       requests.setClusterReport(job -> views.report(job, queryTimeout));
@@ -203,8 +205,7 @@ public final class Coordinator implements AutoCloseable {
       ShimServices services =
           new ShimServices(
               system,
-              new JobIdentityResolver(
-                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              new JobIdentityResolver(settings.procRoot(), settings.configDir(), users, 0),
               blocking,
               requests,
               settings.nodeName(),
@@ -226,8 +227,7 @@ public final class Coordinator implements AutoCloseable {
                       reconcileSettings.toleranceBytes(),
                       reconcileSettings.graceNanos(),
                       Set.of())),
-              new JobIdentityResolver(
-                  settings.procRoot(), settings.configDir(), Path.of("/etc/passwd"), 0),
+              new JobIdentityResolver(settings.procRoot(), settings.configDir(), users, 0),
               settings.procRoot(),
               killer,
               metrics,

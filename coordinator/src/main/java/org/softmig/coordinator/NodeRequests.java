@@ -24,7 +24,9 @@ import org.softmig.proto.v1.StatusReply;
 
 /**
  * Answers CLI requests from this node's actors. Status and reports are open to everyone; place
- * and release only to administrators ({@link Authorizer}).
+ * and release only to administrators ({@link Authorizer}). Where the site hides other users' jobs,
+ * a caller who is not an administrator sees only its own in status and reports ({@link
+ * JobVisibility}).
  */
 public final class NodeRequests implements CliRequests {
 
@@ -34,13 +36,20 @@ public final class NodeRequests implements CliRequests {
   private final LocalNode node;
   private final Authorizer authorizer;
   private final Executor blocking;
+  private final boolean hideOtherUsers;
   private volatile java.util.function.Supplier<CompletionStage<StatusReply>> clusterStatus;
   private volatile java.util.function.Function<String, CompletionStage<ReportReply>> clusterReport;
 
-  public NodeRequests(LocalNode node, Authorizer authorizer, Executor blocking) {
+  /**
+   * @param hideOtherUsers whether callers who are not administrators see only their own jobs in
+   *     status and reports
+   */
+  public NodeRequests(
+      LocalNode node, Authorizer authorizer, Executor blocking, boolean hideOtherUsers) {
     this.node = node;
     this.authorizer = authorizer;
     this.blocking = blocking;
+    this.hideOtherUsers = hideOtherUsers;
   }
 
   /**
@@ -64,8 +73,30 @@ public final class NodeRequests implements CliRequests {
   public CompletionStage<ServerFrame> handle(ClientFrame request, Peer peer) {
     long id = request.getRequestId();
     return switch (request.getBodyCase()) {
-      case STATUS -> request.getStatus().getCluster() ? clusterStatus() : status();
-      case REPORT -> report(request.getReport().getJobId());
+      case STATUS ->
+          visibleTo(peer)
+              .thenCompose(
+                  visibility ->
+                      (request.getStatus().getCluster() ? clusterStatus() : status())
+                          .thenApply(
+                              frame ->
+                                  visibility == null
+                                      ? frame
+                                      : frame.toBuilder()
+                                          .setStatus(visibility.status(frame.getStatus()))
+                                          .build()));
+      case REPORT ->
+          visibleTo(peer)
+              .thenCompose(
+                  visibility ->
+                      report(request.getReport().getJobId())
+                          .thenApply(
+                              frame ->
+                                  visibility == null
+                                      ? frame
+                                      : frame.toBuilder()
+                                          .setReport(visibility.report(frame.getReport()))
+                                          .build()));
       case PLACE ->
           asAdmin(peer, id, "place jobs", () -> place(id, request.getPlace()));
       case RELEASE ->
@@ -73,6 +104,27 @@ public final class NodeRequests implements CliRequests {
       default ->
           done(Frames.error(id, Error.Code.UNEXPECTED, request.getBodyCase() + " is not a request"));
     };
+  }
+
+  /**
+   * What the peer may see: null for everything (the site shows every job, or the peer is an
+   * administrator), else its own jobs. Name-service lookups run on the blocking executor.
+   */
+  private CompletionStage<JobVisibility> visibleTo(Peer peer) {
+    if (!hideOtherUsers) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return CompletableFuture.supplyAsync(
+        () ->
+            authorizer.mayAdminister(peer)
+                ? null
+                : new JobVisibility(
+                    peer.uid() < 0
+                        ? java.util.Set.of()
+                        : new java.util.HashSet<>(
+                            java.util.List.of(
+                                authorizer.userName(peer), Integer.toString(peer.uid())))),
+        blocking);
   }
 
   private CompletionStage<ServerFrame> asAdmin(

@@ -42,7 +42,12 @@ public final class ReportCommand implements Callable<Integer> {
                 .build());
     var out = spec.commandLine().getOut();
     if (reply.getReport().getReportsCount() == 0) {
-      throw new CliFailure("no report for job " + job);
+      throw new CliFailure(
+          "no report for job "
+              + job
+              + (reply.getReport().getOthersHidden()
+                  ? " among your jobs (other users' jobs are not shown on this node)"
+                  : ""));
     }
     if (json) {
       out.println(StatusPrinter.reportJson(reply.getReport()));

@@ -27,6 +27,9 @@ public final class StatusPrinter {
   public static String json(StatusReply reply) {
     ObjectNode root = JSON.createObjectNode();
     ArrayNode nodes = root.putArray("nodes");
+    if (reply.getOthersHidden()) {
+      root.put("others_hidden", true);
+    }
     for (NodeStatus n : reply.getNodesList()) {
       ObjectNode node = nodes.addObject();
       node.put("node", n.getNode());
@@ -106,6 +109,9 @@ public final class StatusPrinter {
   public static String reportJson(ReportReply reply) {
     ObjectNode root = JSON.createObjectNode();
     ArrayNode reports = root.putArray("reports");
+    if (reply.getOthersHidden()) {
+      root.put("others_hidden", true);
+    }
     for (JobReport r : reply.getReportsList()) {
       ObjectNode o = reports.addObject();
       o.put("job_id", r.getJobId());
@@ -136,7 +142,7 @@ public final class StatusPrinter {
    * none are left out.
    */
   public static StatusReply onlyUser(StatusReply reply, String user) {
-    StatusReply.Builder out = StatusReply.newBuilder();
+    StatusReply.Builder out = StatusReply.newBuilder().setOthersHidden(reply.getOthersHidden());
     for (NodeStatus n : reply.getNodesList()) {
       NodeStatus.Builder node = n.toBuilder().clearGpus().clearUnmanagedProcesses();
       for (GpuStatus g : n.getGpusList()) {
@@ -201,7 +207,7 @@ public final class StatusPrinter {
                   g.getMps().getGated() ? ", time caps" : ""));
         }
         if (g.getJobsCount() == 0) {
-          b.append("    (no jobs)\n");
+          b.append(reply.getOthersHidden() ? "    (no jobs of yours)\n" : "    (no jobs)\n");
           continue;
         }
         b.append(
@@ -235,6 +241,9 @@ public final class StatusPrinter {
                 Sizes.format(u.getUsedBytes()),
                 shown(u.getReason())));
       }
+    }
+    if (reply.getOthersHidden()) {
+      b.append("(other users' jobs are not shown on this node)\n");
     }
     return b.toString();
   }

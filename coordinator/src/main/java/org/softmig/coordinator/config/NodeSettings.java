@@ -20,6 +20,8 @@ import org.softmig.gpu.domain.UnmanagedPolicy;
  * @param leaseMillis the default lease length
  * @param configDir where admin job config files live
  * @param adminGroup the group (besides root) that may place and release; empty = root only
+ * @param hideOtherUsers status and reports show callers who are not administrators only their own
+ *     jobs
  * @param metricsPort the Prometheus port; 0 = off
  * @param clusterPort the Akka cluster port; 0 = any free port; null = none given
  * @param seeds cluster seed nodes as HOST:PORT; empty = this node alone
@@ -37,6 +39,7 @@ public record NodeSettings(
     long leaseMillis,
     Path configDir,
     String adminGroup,
+    boolean hideOtherUsers,
     int metricsPort,
     Integer clusterPort,
     List<String> seeds,
@@ -112,6 +115,7 @@ public record NodeSettings(
         r.millis("softmig.lease", 1, 10_000),
         r.path("softmig.config-dir"),
         Objects.requireNonNullElse(r.string("softmig.admin-group"), ""),
+        r.bool("softmig.status.hide-other-users"),
         Objects.requireNonNullElse(r.port("softmig.metrics-port"), 0),
         r.port("softmig.cluster-port"),
         seeds,

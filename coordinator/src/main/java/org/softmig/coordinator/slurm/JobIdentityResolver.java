@@ -12,13 +12,15 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.softmig.coordinator.os.UserDirectory;
 import org.softmig.gpu.actor.LimitSource;
 
 /**
  * Decides who a connected process is, from the kernel first: peer pid, then {@code
  * /proc/<pid>/cgroup} ({@code job_<id>}), then the admin config file of that job. Only when no
  * config file exists do the process's own claims count (its job id when the kernel knows none, its
- * limits). Blocking (reads files): call it off the event loop and outside actor handlers.
+ * limits). User names come from the name service ({@link UserDirectory}). Blocking (reads files,
+ * name-service lookups): call it off the event loop and outside actor handlers.
  *
  * <p>Config file lookup for kernel job K: {@code K_T.conf} when the process claims array task T,
  * then {@code K.conf}, then the only {@code K_*.conf} if there is exactly one. The job part of the
@@ -33,19 +35,20 @@ public final class JobIdentityResolver {
 
   private final Path procRoot;
   private final Path configDir;
-  private final Path passwd;
+  private final UserDirectory users;
   private final int expectedOwnerUid;
 
   /**
    * @param procRoot usually {@code /proc}
    * @param configDir usually {@code /var/run/softmig}
-   * @param passwd usually {@code /etc/passwd}, for user names
+   * @param users the name service, for user names
    * @param expectedOwnerUid who must own config files, usually 0
    */
-  public JobIdentityResolver(Path procRoot, Path configDir, Path passwd, int expectedOwnerUid) {
+  public JobIdentityResolver(
+      Path procRoot, Path configDir, UserDirectory users, int expectedOwnerUid) {
     this.procRoot = procRoot;
     this.configDir = configDir;
-    this.passwd = passwd;
+    this.users = users;
     this.expectedOwnerUid = expectedOwnerUid;
   }
 
@@ -140,18 +143,8 @@ public final class JobIdentityResolver {
     }
   }
 
-  /** The user name of a uid from the passwd file, else the uid as text. */
+  /** The user name of a uid from the name service, else the uid as text. */
   public String userName(int uid) {
-    try {
-      for (String line : Files.readAllLines(passwd, StandardCharsets.UTF_8)) {
-        String[] fields = line.split(":", -1);
-        if (fields.length > 2 && fields[2].equals(Integer.toString(uid))) {
-          return fields[0];
-        }
-      }
-    } catch (IOException e) {
-      // fall through
-    }
-    return Integer.toString(uid);
+    return users.nameOf(uid);
   }
 }

@@ -41,4 +41,25 @@ class StatusPrinterTest {
     assertThat(shown).hasSize(StatusPrinter.MAX_SHOWN + 3).endsWith("...");
     assertThat(StatusPrinter.shown("gpu-s01 ünïcode")).isEqualTo("gpu-s01 ünïcode");
   }
+
+  @Test
+  void aReplyWithOthersHiddenSaysSoInTheTableAndTheJson() {
+    StatusReply reply =
+        StatusReply.newBuilder()
+            .setOthersHidden(true)
+            .addNodes(
+                NodeStatus.newBuilder()
+                    .setNode("n1")
+                    .setReachable(true)
+                    .addGpus(GpuStatus.newBuilder().setUuid("GPU-a")))
+            .build();
+
+    assertThat(StatusPrinter.table(reply))
+        .contains("(no jobs of yours)")
+        .endsWith("(other users' jobs are not shown on this node)\n");
+    assertThat(StatusPrinter.json(reply)).contains("\"others_hidden\" : true");
+    assertThat(StatusPrinter.onlyUser(reply, "alice").getOthersHidden()).isTrue();
+    assertThat(StatusPrinter.json(reply.toBuilder().setOthersHidden(false).build()))
+        .doesNotContain("others_hidden");
+  }
 }

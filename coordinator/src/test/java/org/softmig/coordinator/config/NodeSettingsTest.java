@@ -27,6 +27,7 @@ class NodeSettingsTest {
                 + "  simulate = \"48G,48G\"\n"
                 + "  node-name = gpu07\n"
                 + "  admin-group = hpcadmin\n"
+                + "  status.hide-other-users = true\n"
                 + "  metrics-port = 9464\n"
                 + "  cluster-port = 2552\n"
                 + "  seeds = [\"gpu01:2552\"]\n"
@@ -39,6 +40,7 @@ class NodeSettingsTest {
     assertThat(s.simulate()).isEqualTo("48G,48G");
     assertThat(s.nodeName()).isEqualTo("gpu07");
     assertThat(s.adminGroup()).isEqualTo("hpcadmin");
+    assertThat(s.hideOtherUsers()).isTrue();
     assertThat(s.metricsPort()).isEqualTo(9464);
     assertThat(s.clusterPort()).isEqualTo(2552);
     assertThat(s.seeds()).isEqualTo(List.of("gpu01:2552"));
@@ -65,6 +67,12 @@ class NodeSettingsTest {
     assertThatThrownBy(() -> NodeSettings.load(port))
         .hasMessageContaining("softmig.metrics-port")
         .hasMessageContaining("70000");
+    Path hide = Files.writeString(dir.resolve("h.conf"), "softmig.status.hide-other-users = mostly\n");
+    assertThatThrownBy(() -> NodeSettings.load(hide))
+        .hasMessageContaining(hide.toString())
+        .hasMessageContaining("softmig.status.hide-other-users")
+        .hasMessageContaining("mostly")
+        .hasMessageContaining("expected true or false");
     assertThatThrownBy(() -> NodeSettings.load(dir.resolve("missing.conf")))
         .hasMessageContaining("missing.conf");
   }
@@ -105,6 +113,7 @@ class NodeSettingsTest {
     assertThat(s.leaseMillis()).isEqualTo(20);
     assertThat(s.configDir()).isEqualTo(Path.of("/var/run/softmig"));
     assertThat(s.adminGroup()).isEmpty();
+    assertThat(s.hideOtherUsers()).isFalse();
     assertThat(s.metricsPort()).isZero();
     assertThat(s.clusterPort()).isNull();
     assertThat(s.seeds()).isEmpty();

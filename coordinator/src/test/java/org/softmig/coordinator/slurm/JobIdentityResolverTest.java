@@ -10,6 +10,7 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.softmig.coordinator.os.MapUserDirectory;
 import org.softmig.gpu.actor.LimitSource;
 
 class JobIdentityResolverTest {
@@ -21,14 +22,16 @@ class JobIdentityResolverTest {
   Path conf;
   int owner;
   JobIdentityResolver resolver;
+  // Users as the name service knows them (local files or a directory server alike).
+  final MapUserDirectory users =
+      new MapUserDirectory().user("root", 0, 0).user("alice", 1000, 1000);
 
   @BeforeEach
   void setUp() throws Exception {
     proc = Files.createDirectories(dir.resolve("proc"));
     conf = Files.createDirectories(dir.resolve("conf"));
-    Path passwd = Files.writeString(dir.resolve("passwd"), "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n");
     owner = (Integer) Files.getAttribute(dir, "unix:uid");
-    resolver = new JobIdentityResolver(proc, conf, passwd, owner);
+    resolver = new JobIdentityResolver(proc, conf, users, owner);
   }
 
   void process(int pid, String cgroup) throws Exception {
@@ -117,7 +120,7 @@ class JobIdentityResolverTest {
         .isEqualTo(LimitSource.PROCESS_ENVIRONMENT);
 
     JobIdentityResolver strict =
-        new JobIdentityResolver(proc, conf, dir.resolve("passwd"), owner + 1);
+        new JobIdentityResolver(proc, conf, users, owner + 1);
     Files.delete(conf.resolve("123.conf"));
     config("123.conf", "CUDA_DEVICE_MEMORY_LIMIT=12G\n");
     assertThat(strict.resolve(42, 1000, claim("", "", 4 * GIB)).source())
