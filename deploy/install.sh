@@ -128,7 +128,8 @@ lib_with_paths() {
 		-e "s#^SM_LIBRARY=.*#SM_LIBRARY=$prefix/lib/libsoftmig.so#" \
 		-e "s#^SM_REPORT_DIR=.*#SM_REPORT_DIR=$logdir/reports#" \
 		-e "s#^SM_LOG_FILE=.*#SM_LOG_FILE=$logdir/slurm-scripts.log#" \
-		-e "s#^SM_USER_LOG_DIR=.*#SM_USER_LOG_DIR=$logdir/users#" "$1"
+		-e "s#^SM_USER_LOG_DIR=.*#SM_USER_LOG_DIR=$logdir/users#" \
+		-e "s#^SM_MPS_BASE_DIR=.*#SM_MPS_BASE_DIR=$rundir/mps#" "$1"
 }
 
 tmpd=$(mktemp -d)

@@ -121,6 +121,15 @@ cleanup() {
 		fi
 		rm -f "$WORK/coordinator.pid"
 	fi
+	# MPS control daemons of the mps phase (gpusuite/core.py MPS_BASE_DIR), if the runner
+	# could not quit them itself
+	local d
+	for d in /tmp/softmig-suite-mps/*/pipe; do
+		[ -d "$d" ] || continue
+		log "quitting the MPS control daemon of $d"
+		echo quit | CUDA_MPS_PIPE_DIRECTORY="$d" timeout 15 nvidia-cuda-mps-control >/dev/null 2>&1
+	done
+	rm -rf /tmp/softmig-suite-mps
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM

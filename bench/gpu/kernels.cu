@@ -21,6 +21,19 @@ extern "C" __global__ void softmig_busy(unsigned long long iters, float *sink)
 		sink[threadIdx.x] = a; /* never true; keeps the loop alive */
 }
 
+/*
+ * softmig_busy's work, then a store far past any allocation: CUDA_ERROR_ILLEGAL_ADDRESS, the
+ * fault of one MPS client that the GPU suite's mps:fault step measures the others against.
+ */
+extern "C" __global__ void softmig_fault(unsigned long long iters, float *sink)
+{
+	float a = (float)threadIdx.x;
+
+	for (unsigned long long i = 0; i < iters; i++)
+		a = fmaf(a, 1.000001f, 0.5f);
+	((volatile float *)sink)[(1ULL << 40) + threadIdx.x] = a;
+}
+
 /* Spins for `cycles` SM clock cycles (clock64): fixed time, not fixed work. */
 extern "C" __global__ void softmig_spin(long long cycles)
 {

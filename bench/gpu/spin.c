@@ -4,8 +4,8 @@
  * prints what it got done as one JSON line.
  *
  *   spin --fatbin F --calibrate US            iterations of softmig_busy that take US alone
- *   spin --fatbin F [--kernel busy|empty|spin] [--iters N] [--path launch|ex|graph]
- *        [--graph-n N] [--seconds T] [--sync-every S] [--batch B] [--depth D]
+ *   spin --fatbin F [--kernel busy|empty|spin|fault] [--iters N] [--path launch|ex|graph]
+ *        [--graph-n N] [--seconds T] [--sync-every S] [--batch B] [--depth D] [--grid N]
  *        [--start-at EPOCH | --wait-start] [--label L]
  *
  * Paths: launch = cuLaunchKernel, ex = cuLaunchKernelEx, graph = cuGraphLaunch of
@@ -16,6 +16,9 @@
  * start.  --start-at lets several jobs start their measured loop together
  * after each has initialised CUDA; with --wait-start the program prints READY
  * after its warm-up and reads that start time (epoch seconds) from stdin.
+ * Kernels run on two blocks per SM (the full grid) unless --grid gives the number of blocks
+ * (a small-grid job).  --kernel fault is busy's work followed by an illegal address: its
+ * warm-up fails with CUDA_ERROR_ILLEGAL_ADDRESS (the error JSON line, exit 2).
  */
 #include "common.h"
 
@@ -36,6 +39,7 @@ struct opts {
 	int depth;
 	double start_at;
 	int wait_start;
+	int grid;
 };
 
 static CUdevice dev;
@@ -53,7 +57,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: spin --fatbin F [--calibrate US] [--kernel busy|empty|spin] [--iters N]\n"
 			"            [--path launch|ex|graph] [--graph-n N] [--seconds T] [--sync-every S]\n"
-			"            [--batch B] [--depth D] [--start-at EPOCH | --wait-start] [--label L]\n");
+			"            [--batch B] [--depth D] [--grid N] [--start-at EPOCH | --wait-start] [--label L]\n");
 	exit(2);
 }
 
@@ -102,12 +106,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->depth = atoi(v);
 		else if (strcmp(a, "--start-at") == 0)
 			o->start_at = atof(v);
+		else if (strcmp(a, "--grid") == 0)
+			o->grid = atoi(v);
 		else
 			usage();
 		i++;
 	}
 	if (o->fatbin == NULL || o->graph_n < 1 || o->batch < 1 || o->depth < 1 ||
-	    o->depth > MAX_DEPTH || o->seconds <= 0 || o->sync_every < 0)
+	    o->depth > MAX_DEPTH || o->seconds <= 0 || o->sync_every < 0 || o->grid < 0)
 		usage();
 	if (strcmp(o->path, "launch") != 0 && strcmp(o->path, "ex") != 0 &&
 	    strcmp(o->path, "graph") != 0)
@@ -139,9 +145,11 @@ static void setup(const struct opts *o)
 		grid_x = (unsigned)(sms > 0 ? 2 * sms : 264);
 		block_x = 128;
 	}
+	if (o->grid > 0)
+		grid_x = (unsigned)o->grid;
 	arg_iters = o->iters;
 	arg_cycles = (long long)o->iters;
-	if (strcmp(o->kernel, "busy") == 0) {
+	if (strcmp(o->kernel, "busy") == 0 || strcmp(o->kernel, "fault") == 0) {
 		kernel_args[0] = &arg_iters;
 		kernel_args[1] = &arg_sink;
 	} else if (strcmp(o->kernel, "spin") == 0) {

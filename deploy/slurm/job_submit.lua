@@ -6,6 +6,7 @@ job_submit.lua - softmig rules for jobs that ask for a GPU slice (SLURM job_subm
   * A slice job with no partition is routed by slice type and time limit (ROUTES below); a
     slice job that names a partition must name one that serves its slice type.
   * Jobs without a slice type (full GPUs, CPU jobs) are not touched.
+  * An MPS slice (a type marked mps in slices.conf) is a slice like the others.
 
 The slice types are the types listed in the same slices.conf the Prolog uses (SLICES_FILE).
 Install as job_submit.lua next to slurm.conf, with JobSubmitPlugins=lua. If the site already
@@ -16,10 +17,12 @@ has a job_submit.lua, call softmig_job_submit(job_desc, submit_uid) from its slu
 local SLICES_FILE = "/etc/softmig/slices.conf"
 
 -- First match wins: the first route whose types contain the job's slice type and whose
--- max_minutes is at least the job's time limit gives the partition.
+-- max_minutes is at least the job's time limit gives the partition. MPS slice types (marked mps
+-- in slices.conf) route like any other: SLURM runs them only on nodes whose gres.conf has their
+-- type, which are the nodes with GPUs shared through MPS.
 local ROUTES = {
-	{ types = { "l40s.2", "l40s.4", "l40s.8" }, max_minutes = 3 * 60, partition = "gpu-slice-short" },
-	{ types = { "l40s.2", "l40s.4", "l40s.8" }, max_minutes = 7 * 24 * 60, partition = "gpu-slice" },
+	{ types = { "l40s.2", "l40s.4", "l40s.8", "l40s.mps4" }, max_minutes = 3 * 60, partition = "gpu-slice-short" },
+	{ types = { "l40s.2", "l40s.4", "l40s.8", "l40s.mps4" }, max_minutes = 7 * 24 * 60, partition = "gpu-slice" },
 }
 
 -- Time limit assumed for routing when the job gives none.

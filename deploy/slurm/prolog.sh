@@ -8,6 +8,11 @@
 #      root-owned, 0644, replaced atomically) with the slice's memory and SM limits;
 #   3. write the job's state file <STATE_DIR>/<jobid>.slice, which the TaskProlog (running as
 #      the user) turns into CUDA_VISIBLE_DEVICES and LD_PRELOAD, and the Epilog uses to clean up.
+# A slice type marked `mps` in slices.conf is placed with `softmig place --mps` (only on a GPU
+# the coordinator shares through MPS); its config file also names the GPU's MPS pipe directory
+# (<MPS_BASE_DIR>/<uuid>/pipe, CUDA_MPS_PIPE_DIRECTORY), and its state file what the TaskProlog
+# exports for an MPS client: the pipe directory, the active-thread percentage and the pinned
+# device memory limit, from the slice's SM and memory limits.
 # Jobs without a slice type (full GPUs, CPU jobs) are left alone.
 #
 # Exit status: 0 also when placement was refused (the reason goes into the state file, the
@@ -41,13 +46,20 @@ rm -f "$errors"
 ((rc == 1)) && exit 0
 ((rc == 2)) && sm_die "cannot tell the job's slice type: $why"
 
-read -r slice_type slice_mem slice_sm <<<"$slice"
+read -r slice_type slice_mem slice_sm slice_sharing <<<"$slice"
 sm_array_task_id 2>/dev/null
 
 err=$(sm_root_dir "$SM_CONFIG_DIR" 2>&1 && sm_root_dir "$SM_STATE_DIR" 2>&1) || sm_die "$err"
 key=$(sm_job_key)
 config=$(sm_config_file)
 state=$(sm_state_file)
+
+mps_flag=() mps_pipe="" mps_lines="" mps_threads="" mps_pinned=""
+if [[ $slice_sharing == mps ]]; then
+	mps_flag=(--mps)
+	read -r mps_threads mps_pinned <<<"$(sm_mps_settings "$slice_mem" "$slice_sm")"
+	[[ $mps_threads == - ]] && mps_threads=""
+fi
 
 # The state file comes first, so the Epilog releases the placement even if this script dies
 # half way.
@@ -60,6 +72,7 @@ GPU_UUID=$1
 PLACE_ERROR=$2
 JOB_KEY=$key
 CONFIG_FILE=$config
+$mps_lines
 EOF
 }
 write_state "" "placement in progress" || sm_die "cannot write $state"
@@ -67,7 +80,7 @@ write_state "" "placement in progress" || sm_die "cannot write $state"
 # The coordinator names a job by its config file (<jobid> or <jobid>_<arraytaskid>): place,
 # report and release use the same name.
 out=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" place --job "$key" --mem "$slice_mem" \
-	--sm "$slice_sm" --user "${SLURM_JOB_USER:-}" --socket "$SM_SOCKET" 2>&1)
+	--sm "$slice_sm" "${mps_flag[@]}" --user "${SLURM_JOB_USER:-}" --socket "$SM_SOCKET" 2>&1)
 rc=$?
 uuid=$(grep -oE '^GPU-[0-9A-Fa-f-]+$' <<<"$out" | tail -n 1)
 if ((rc != 0)) || [[ -z $uuid ]]; then
@@ -87,13 +100,23 @@ undo_and_die() {
 	sm_die "$1"
 }
 
-sm_write_root_file "$config" 0644 <<EOF || undo_and_die "cannot write $config"
-# softmig: job $key, slice $slice_type, GPU $uuid
-CUDA_DEVICE_MEMORY_LIMIT=$slice_mem
-CUDA_DEVICE_SM_LIMIT=$slice_sm
-EOF
+if [[ $slice_sharing == mps ]]; then
+	mps_pipe=$SM_MPS_BASE_DIR/$uuid/pipe
+	mps_lines="SHARING=mps
+MPS_PIPE_DIRECTORY=$mps_pipe
+MPS_THREADS=$mps_threads
+MPS_PINNED=$mps_pinned"
+fi
+{
+	echo "# softmig: job $key, slice $slice_type, GPU $uuid"
+	echo "CUDA_DEVICE_MEMORY_LIMIT=$slice_mem"
+	echo "CUDA_DEVICE_SM_LIMIT=$slice_sm"
+	if [[ -n $mps_pipe ]]; then
+		echo "CUDA_MPS_PIPE_DIRECTORY=$mps_pipe"
+	fi
+} | sm_write_root_file "$config" 0644 || undo_and_die "cannot write $config"
 write_state "$uuid" "" || undo_and_die "cannot write $state"
-sm_log INFO "placed $slice_type ($slice_mem, $slice_sm%) on $uuid, config $config"
+sm_log INFO "placed $slice_type ($slice_mem, $slice_sm%${slice_sharing:+, $slice_sharing}) on $uuid, config $config"
 
 # Where the job's libsoftmig.so logs: a directory of the user's own (logs are not worth failing
 # the job for).

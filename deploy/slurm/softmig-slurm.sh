@@ -26,6 +26,7 @@ SM_REPORT_TO_JOB_OUTPUT=no
 SM_LOG_FILE=/var/log/softmig/slurm-scripts.log
 SM_USER_LOG_DIR=/var/log/softmig/users
 SM_PLACE_TIMEOUT=30
+SM_MPS_BASE_DIR=/run/softmig/mps
 
 SM_SCRIPT=${0##*/}
 
@@ -87,6 +88,10 @@ sm_load_settings() {
 			esac ;;
 		LOG_FILE) SM_LOG_FILE=$value ;;
 		USER_LOG_DIR) SM_USER_LOG_DIR=$value ;;
+		MPS_BASE_DIR)
+			[[ $value =~ ^/[A-Za-z0-9._/-]*$ && ! $value =~ (^|/)\.\.(/|$) ]] ||
+				{ echo "$file:$n: MPS_BASE_DIR must be an absolute path of letters, digits, '.', '_', '-' and '/', got '$value'" >&2; return 1; }
+			SM_MPS_BASE_DIR=${value%/} ;;
 		PLACE_TIMEOUT)
 			[[ $value =~ ^[0-9]+$ ]] || { echo "$file:$n: PLACE_TIMEOUT must be whole seconds, got '$value'" >&2; return 1; }
 			SM_PLACE_TIMEOUT=$value ;;
@@ -106,26 +111,52 @@ sm_valid_percent() {
 	awk -v p="$1" 'BEGIN { exit !(p > 0 && p <= 100) }'
 }
 
-# sm_slice_lookup TYPE [FILE]: prints "MEMORY SM" for a slice type of the slice table.
-# Returns 1 when TYPE is not a slice type (a full-GPU job), 2 when the table is broken.
+# sm_slice_lookup TYPE [FILE]: prints "MEMORY SM" for a slice type of the slice table, and
+# "MEMORY SM mps" for a type shared through MPS (a third field `mps`; `time-slicing`, the
+# default, prints nothing more). Returns 1 when TYPE is not a slice type (a full-GPU job), 2
+# when the table is broken.
 sm_slice_lookup() {
-	local want=$1 file=${2:-$SM_SLICES} n=0 line name rest mem sm found=""
+	local want=$1 file=${2:-$SM_SLICES} n=0 line name rest mem sm sharing found=""
 	[[ -r $file ]] || { echo "cannot read slice table $file" >&2; return 2; }
 	while IFS= read -r line || [[ -n $line ]]; do
 		n=$((n + 1))
 		line=${line%%#*}
 		[[ $line =~ ^[[:space:]]*$ ]] && continue
-		if [[ ! $line =~ ^[[:space:]]*([A-Za-z0-9._-]+)[[:space:]]*=[[:space:]]*([^,[:space:]]+)[[:space:]]*,[[:space:]]*([^,[:space:]]+)[[:space:]]*$ ]]; then
-			echo "$file:$n: expected 'TYPE = MEMORY, SM_PERCENT', got '$line'" >&2
+		if [[ ! $line =~ ^[[:space:]]*([A-Za-z0-9._-]+)[[:space:]]*=[[:space:]]*([^,[:space:]]+)[[:space:]]*,[[:space:]]*([^,[:space:]]+)[[:space:]]*(,[[:space:]]*([^,[:space:]]+)[[:space:]]*)?$ ]]; then
+			echo "$file:$n: expected 'TYPE = MEMORY, SM_PERCENT[, mps]', got '$line'" >&2
 			return 2
 		fi
-		name=${BASH_REMATCH[1]} mem=${BASH_REMATCH[2]} sm=${BASH_REMATCH[3]}
+		name=${BASH_REMATCH[1]} mem=${BASH_REMATCH[2]} sm=${BASH_REMATCH[3]} sharing=${BASH_REMATCH[5]}
 		sm_valid_size "$mem" || { echo "$file:$n: bad memory size '$mem' for $name" >&2; return 2; }
 		sm_valid_percent "$sm" || { echo "$file:$n: SM percent must be in (0, 100], got '$sm' for $name" >&2; return 2; }
-		[[ $name == "$want" && -z $found ]] && found="$mem $sm"
+		case $sharing in
+		"" | time-slicing) sharing="" ;;
+		mps) ;;
+		*) echo "$file:$n: sharing must be mps or time-slicing, got '$sharing' for $name" >&2; return 2 ;;
+		esac
+		[[ $name == "$want" && -z $found ]] && found="$mem $sm${sharing:+ $sharing}"
 	done <"$file"
 	[[ -n $found ]] || return 1
 	echo "$found"
+}
+
+# sm_mps_settings MEMORY SM: what an MPS client of a slice gets, as "THREADS PINNED": the SM
+# percentage rounded down to a whole percent (at least 1; "-" at 100 %, no limit) and the
+# memory as a pinned device memory limit for CUDA ordinal 0 ("0=<MiB>M", rounded up), as
+# libsoftmig.so derives them from the job's config file.
+sm_mps_settings() {
+	awk -v mem="$1" -v sm="$2" 'BEGIN {
+		m = toupper(mem); sub(/I?B$/, "", m); sub(/B$/, "", m)
+		unit = substr(m, length(m), 1); shift = 1
+		if (unit == "K") shift = 2^10; else if (unit == "M") shift = 2^20
+		else if (unit == "G") shift = 2^30; else if (unit == "T") shift = 2^40
+		if (shift > 1) m = substr(m, 1, length(m) - 1)
+		bytes = int(m * shift)
+		mib = int((bytes + 1048575) / 1048576)
+		threads = int(sm); if (threads < 1) threads = 1
+		if (sm + 0 >= 100) threads = "-"
+		printf "%s 0=%dM\n", threads, mib
+	}'
 }
 
 # sm_slice_types [FILE]: every slice type of the table, one per line.
@@ -293,13 +324,19 @@ sm_user_log_dir() {
 	echo "$dir"
 }
 
-# sm_read_state FILE: sets SLICE_TYPE, SLICE_MEMORY, SLICE_SM, GPU_UUID, PLACE_ERROR from a
-# state file written by the Prolog (KEY=VALUE lines, no shell evaluation).
+# sm_read_state FILE: sets SLICE_TYPE, SLICE_MEMORY, SLICE_SM, GPU_UUID, PLACE_ERROR and, for an
+# MPS slice, SHARING=mps, MPS_PIPE_DIRECTORY, MPS_THREADS, MPS_PINNED from a state file written
+# by the Prolog (KEY=VALUE lines, no shell evaluation).
 sm_read_state() {
 	local key value
 	SLICE_TYPE="" SLICE_MEMORY="" SLICE_SM="" GPU_UUID="" PLACE_ERROR=""
+	SHARING="" MPS_PIPE_DIRECTORY="" MPS_THREADS="" MPS_PINNED=""
 	while IFS='=' read -r key value; do
 		case $key in
+		SHARING) SHARING=$value ;;
+		MPS_PIPE_DIRECTORY) MPS_PIPE_DIRECTORY=$value ;;
+		MPS_THREADS) MPS_THREADS=$value ;;
+		MPS_PINNED) MPS_PINNED=$value ;;
 		SLICE_TYPE) SLICE_TYPE=$value ;;
 		SLICE_MEMORY) SLICE_MEMORY=$value ;;
 		SLICE_SM) SLICE_SM=$value ;;

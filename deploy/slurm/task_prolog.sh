@@ -8,6 +8,11 @@
 #   export SOFTMIG_SOCKET=<socket>            (only when the site uses a non-default socket)
 #   export SOFTMIG_LOG_FILE=<USER_LOG_DIR>/<user>/<job>.log  (when the Prolog made the user's
 #                                             directory: where the user reads the shim's log)
+# and for an MPS slice what an MPS client needs (libsoftmig.so sets the same values from the
+# root-owned config file before CUDA starts, so changing them here raises nothing):
+#   export CUDA_MPS_PIPE_DIRECTORY=<MPS_BASE_DIR>/<uuid>/pipe
+#   export CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=<the slice's SM percent, whole>  (below 100 %)
+#   export CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=<the slice's memory in MiB>M
 # SLURM takes the value after '=' literally (quotes would be kept), so none are printed.
 # The limits themselves live in the root-owned config file and in the coordinator; nothing
 # the user puts in the environment can raise them.
@@ -50,6 +55,11 @@ done
 
 echo "export CUDA_VISIBLE_DEVICES=$GPU_UUID"
 echo "export LD_PRELOAD=$preload"
+if [[ $SHARING == mps && -n $MPS_PIPE_DIRECTORY ]]; then
+	echo "export CUDA_MPS_PIPE_DIRECTORY=$MPS_PIPE_DIRECTORY"
+	[[ -n $MPS_THREADS ]] && echo "export CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=$MPS_THREADS"
+	[[ -n $MPS_PINNED ]] && echo "export CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=$MPS_PINNED"
+fi
 if [[ $SM_SOCKET != "$SM_DEFAULT_SOCKET" ]]; then
 	echo "export SOFTMIG_SOCKET=$SM_SOCKET"
 fi

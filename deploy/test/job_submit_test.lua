@@ -3,7 +3,7 @@ job_submit_test.lua - checks deploy/slurm/job_submit.lua without a slurmctld.
 
   lua5.1 job_submit_test.lua SCRIPT
 SCRIPT is job_submit.lua with SLICES_FILE pointing at a slice table that lists l40s.2,
-l40s.4 and l40s.8 (run-unit-tests.sh prepares it). Prints one line per check and
+l40s.4, l40s.8 and the MPS slice l40s.mps4 (unit-test.sh prepares it). Prints one line per check and
 "N passed, M failed"; exits 1 when a check failed.
 --]]
 
@@ -50,6 +50,13 @@ check("a slice longer than every route is refused", slurm_job_submit(j, {}, 1000
 
 j = job({ tres_per_job = "gres:gpu:l40s.8:1" })
 check("--gpus=l40s.8:1 is a slice too", slurm_job_submit(j, {}, 1000) == slurm.SUCCESS and j.partition == "gpu-slice-short")
+
+j = job({ tres_per_node = "gres:gpu:l40s.mps4:1" })
+check("an MPS slice is routed like the others",
+	slurm_job_submit(j, {}, 1000) == slurm.SUCCESS and j.partition == "gpu-slice-short" and j.max_nodes == 1)
+
+j = job({ tres_per_node = "gres:gpu:l40s.mps4:2" })
+check("two MPS slices in one job are refused", slurm_job_submit(j, {}, 1000) == slurm.ERROR)
 
 j = job({ tres_per_node = "gres:gpu:l40s.2" })
 check("a slice without a count counts one", slurm_job_submit(j, {}, 1000) == slurm.SUCCESS)

@@ -56,6 +56,10 @@ echo "PARTITION=\$SLURM_JOB_PARTITION"
 echo "CONF_OWNER=\$(stat -c '%U %a' "\$conf" 2>/dev/null)"
 echo "CONF_MEM=\$(grep -m1 '^CUDA_DEVICE_MEMORY_LIMIT=' "\$conf" 2>/dev/null | cut -d= -f2)"
 echo "CONF_SM=\$(grep -m1 '^CUDA_DEVICE_SM_LIMIT=' "\$conf" 2>/dev/null | cut -d= -f2)"
+echo "CONF_PIPE=\$(grep -m1 '^CUDA_MPS_PIPE_DIRECTORY=' "\$conf" 2>/dev/null | cut -d= -f2)"
+echo "MPS_PIPE=\${CUDA_MPS_PIPE_DIRECTORY-<unset>}"
+echo "MPS_THREADS=\${CUDA_MPS_ACTIVE_THREAD_PERCENTAGE-<unset>}"
+echo "MPS_PINNED=\${CUDA_MPS_PINNED_DEVICE_MEM_LIMIT-<unset>}"
 echo "STEP_CVD=\$(srun -n1 printenv CUDA_VISIBLE_DEVICES)"
 sleep \${HOLD:-0}
 EOF
@@ -85,6 +89,20 @@ check "the Prolog placed the job with the slice's size" grep -qx "place --job $j
 check "the job's JSON report is stored" grep -q "\"job_id\":\"$job\"" "$B/log/softmig/reports/$job.json"
 check "the report is appended to the job's output" grep -q "^Job $job on GPU-" "$(sn_out "$job")"
 check_eq "the job's output stays the user's" "$SN_USER" "$(stat -c %U "$(sn_out "$job")")"
+check_eq "a time-slicing slice gets no MPS pipe directory" "<unset>" "$(sn_field "$job" MPS_PIPE)"
+
+# ------------------------------------------------------------------ an MPS slice
+job=$(sn_submit --gres=gpu:l40s.mps4:1 "$B/jobs/show.sh")
+state=$(snode_wait_job "$job" 60)
+check_eq "MPS slice job completes" COMPLETED "$state"
+uuid=$(sn_field "$job" CVD)
+check "the Prolog placed it with --mps" grep -qx "place --job $job --mem 12G --sm 25 --mps --user $SN_USER --socket $RUN/softmig.sock" "$STUB/calls"
+check_eq "its config file names the GPU's MPS pipe directory" "$RUN/mps/$uuid/pipe" "$(sn_field "$job" CONF_PIPE)"
+check_eq "the task gets the pipe directory" "$RUN/mps/$uuid/pipe" "$(sn_field "$job" MPS_PIPE)"
+check_eq "the task gets its SM share as active threads" 25 "$(sn_field "$job" MPS_THREADS)"
+check_eq "the task gets its memory as the pinned memory limit" 0=12288M "$(sn_field "$job" MPS_PINNED)"
+check_eq "and softmig's limits as for any slice" "12G 25" "$(sn_field "$job" CONF_MEM) $(sn_field "$job" CONF_SM)"
+check "its config file is gone after the job" test ! -e "$RUN/$job.conf"
 
 # ------------------------------------------------------------------ a full GPU
 job=$(sn_submit -p gpu --gres=gpu:l40s:1 "$B/jobs/show.sh")

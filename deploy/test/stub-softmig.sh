@@ -2,7 +2,7 @@
 # stub-softmig.sh - a stand-in for `softmig` with the same command line, for testing the SLURM
 # scripts without a coordinator. State lives in STUB_DIR (default: this file's directory/stub).
 #
-#   place --job ID --mem SIZE --sm PCT [--socket P]   best fit over STUB_GPUS, prints the UUID
+#   place --job ID --mem SIZE --sm PCT [--mps] [--socket P]   best fit over STUB_GPUS, prints the UUID
 #   release --job ID [--socket P]
 #   report JOBID [--json] [--socket P]
 #   status                                             the placements, one "job uuid bytes" line each
@@ -27,7 +27,7 @@ uuid() { printf 'GPU-00000000-0000-0000-0000-%012d\n' "$1"; }
 
 cmd=${1:-}
 shift || true
-job="" mem="" sm="" json=no
+job="" mem="" sm="" json=no mps=no
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -35,6 +35,7 @@ while [[ $# -gt 0 ]]; do
 	--sm) sm=$2; shift 2 ;;
 	--socket | --user) shift 2 ;;
 	--json) json=yes; shift ;;
+	--mps) mps=yes; shift ;;
 	*) job=$1; shift ;;
 	esac
 done

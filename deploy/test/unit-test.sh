@@ -8,7 +8,7 @@ DEPLOY=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$DEPLOY/slurm/softmig-slurm.sh"
 
 T=$(mktemp -d /tmp/softmig-unit-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$T"' EXIT
 
 # ------------------------------------------------------------------ slice table
 cat >"$T/slices.conf" <<'X'
@@ -16,19 +16,31 @@ cat >"$T/slices.conf" <<'X'
 l40s.2 = 24G, 50
   l40s.4=12G,25   # trailing comment
 h100.8 = 10.5GiB, 12.5
+h100.mps4 = 20G, 25, mps
+h100.ts4 = 20G, 25, time-slicing
 X
 check_eq "a slice type gives its memory and SM" "24G 50" "$(sm_slice_lookup l40s.2 "$T/slices.conf")"
 check_eq "spaces and comments are allowed" "12G 25" "$(sm_slice_lookup l40s.4 "$T/slices.conf")"
 check_eq "fractions are allowed" "10.5GiB 12.5" "$(sm_slice_lookup h100.8 "$T/slices.conf")"
+check_eq "an MPS slice type says so" "20G 25 mps" "$(sm_slice_lookup h100.mps4 "$T/slices.conf")"
+check_eq "time-slicing is the default, said or not" "20G 25" "$(sm_slice_lookup h100.ts4 "$T/slices.conf")"
 sm_slice_lookup l40s "$T/slices.conf" >/dev/null 2>&1
 check_eq "a type not in the table is a full GPU (status 1)" 1 $?
-for bad in "l40s.2 = 24X, 50" "l40s.2 = 24G, 0" "l40s.2 = 24G, 101" "l40s.2 = 24G" "l40s.2 24G, 50" "l40s.2 = -1G, 50"; do
+for bad in "l40s.2 = 24X, 50" "l40s.2 = 24G, 0" "l40s.2 = 24G, 101" "l40s.2 = 24G" "l40s.2 24G, 50" "l40s.2 = -1G, 50" \
+	"l40s.2 = 24G, 50, MPS!" "l40s.2 = 24G, 50, mps, x" "l40s.2 = 24G, 50,"; do
 	printf '%s\n' "$bad" >"$T/bad.conf"
 	msg=$(sm_slice_lookup l40s.2 "$T/bad.conf" 2>&1)
 	rc=$?
 	check "a broken line is an error naming the line: '$bad'" test $rc -eq 2 -a -n "$msg"
 done
-check_eq "the table's types are listed" "l40s.2 l40s.4 h100.8 " "$(sm_slice_types "$T/slices.conf" | tr '\n' ' ')"
+check_eq "the table's types are listed" "l40s.2 l40s.4 h100.8 h100.mps4 h100.ts4 " "$(sm_slice_types "$T/slices.conf" | tr '\n' ' ')"
+
+# What an MPS client of a slice gets: whole thread percent (at least 1, none at 100 %), and the
+# memory in MiB rounded up, as libsoftmig.so derives them from the config file.
+check_eq "MPS settings of 12G, 25 %" "25 0=12288M" "$(sm_mps_settings 12G 25)"
+check_eq "MPS settings of 10.5GiB, 12.5 %" "12 0=10752M" "$(sm_mps_settings 10.5GiB 12.5)"
+check_eq "MPS settings of 0.5 %, bytes" "1 0=1025M" "$(sm_mps_settings 1073741825 0.5)"
+check_eq "MPS settings at 100 %" "- 0=512M" "$(sm_mps_settings 512M 100)"
 
 # ------------------------------------------------------------------ GRES strings
 check_eq "SLURM_JOB_GRES form" "l40s.2" "$(sm_gpu_types_in "gpu:l40s.2:1")"
@@ -91,6 +103,12 @@ msg=$( (sm_load_settings "$T/settings.conf") 2>&1)
 check "an unknown setting is an error naming it" grep -q "SOCKETT" <<<"$msg"
 printf 'REPORT_TO_JOB_OUTPUT=maybe\n' >"$T/settings.conf"
 check "a bad yes/no is an error" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; ! sm_load_settings '$T/settings.conf' 2>/dev/null"
+printf 'MPS_BASE_DIR=/srv/mps/\n' >"$T/settings.conf"
+check_eq "the MPS base directory is read" /srv/mps "$(sm_load_settings "$T/settings.conf"; echo "$SM_MPS_BASE_DIR")"
+for bad in "srv/mps" "/srv/../tmp" "/srv/m ps" '/srv/$(id)'; do
+	printf 'MPS_BASE_DIR=%s\n' "$bad" >"$T/settings.conf"
+	check "a bad MPS base directory is an error: '$bad'" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; ! sm_load_settings '$T/settings.conf' 2>/dev/null"
+done
 
 # ------------------------------------------------------------------ TaskProlog output
 mkdir -p "$T/inst"
@@ -114,6 +132,42 @@ out=$(SLURM_JOB_ID=6 "$TP")
 check_eq "a refused placement fails the task" 1 $?
 check "and hides every GPU" grep -qx "export CUDA_VISIBLE_DEVICES=" <<<"$out"
 check "and says why" grep -q "^print softmig: job 6: no GPU has room" <<<"$out"
+printf 'SLICE_TYPE=l40s.mps4\nGPU_UUID=GPU-bbbb\nPLACE_ERROR=\nSHARING=mps\nMPS_PIPE_DIRECTORY=/run/softmig/mps/GPU-bbbb/pipe\nMPS_THREADS=25\nMPS_PINNED=0=12288M\n' \
+	>"$T/inst/run/jobs/7.slice"
+out=$(SLURM_JOB_ID=7 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100 "$TP")
+check "an MPS slice gets its GPU" grep -qx "export CUDA_VISIBLE_DEVICES=GPU-bbbb" <<<"$out"
+check "and the GPU's MPS pipe directory" grep -qx "export CUDA_MPS_PIPE_DIRECTORY=/run/softmig/mps/GPU-bbbb/pipe" <<<"$out"
+check "and its SM share as active threads" grep -qx "export CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25" <<<"$out"
+check "and its memory as the pinned memory limit" grep -qx "export CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=12288M" <<<"$out"
+out=$(SLURM_JOB_ID=5 "$TP")
+check "a time-slicing slice gets no MPS variable" bash -c "! grep -q CUDA_MPS <<<'$out'"
+
+# The Prolog of an MPS slice, without SLURM (slurmd's SLURM_JOB_GRES) and with the stub for
+# softmig: placed with --mps, the pipe directory in the root-owned config file, the MPS client
+# settings in the state file.
+if [[ $(id -u) == 0 ]]; then
+	cp "$DEPLOY/test/stub-softmig.sh" "$T/stub-softmig"
+	printf 'SOFTMIG=%s\nSLICES=%s\nLOG_FILE=\nUSER_LOG_DIR=\n' "$T/stub-softmig" "$T/slices.conf" \
+		>>"$T/inst/etc/slurm-scripts.conf"
+	prolog() { env -i PATH=/usr/bin:/bin STUB_DIR="$T/stub" SLURM_JOB_USER=alice "$@" "$T/inst/opt/slurm/prolog.sh"; }
+	prolog SLURM_JOB_ID=31 SLURM_JOB_GRES=gpu:h100.mps4:1
+	check_eq "the Prolog of an MPS slice succeeds" 0 $?
+	check "it places the slice with --mps" grep -qx "place --job 31 --mem 20G --sm 25 --mps --user alice --socket $T/inst/run/softmig.sock" "$T/stub/calls"
+	uuid=$(awk '$1 == 31 { print $2 }' "$T/stub/placements")
+	check_eq "the config file names the GPU's MPS pipe directory" "CUDA_MPS_PIPE_DIRECTORY=$T/inst/run/mps/$uuid/pipe" \
+		"$(grep '^CUDA_MPS_PIPE_DIRECTORY=' "$T/inst/run/31.conf")"
+	check_eq "and is root-owned 0644" "0 644" "$(stat -c '%u %a' "$T/inst/run/31.conf")"
+	out=$(SLURM_JOB_ID=31 "$TP")
+	check "the TaskProlog exports its pipe directory" grep -qx "export CUDA_MPS_PIPE_DIRECTORY=$T/inst/run/mps/$uuid/pipe" <<<"$out"
+	check "and its thread percentage" grep -qx "export CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25" <<<"$out"
+	check "and its pinned memory limit" grep -qx "export CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=20480M" <<<"$out"
+	prolog SLURM_JOB_ID=32 SLURM_JOB_GRES=gpu:h100.ts4:1
+	check "a time-slicing slice is placed without --mps" grep -qx "place --job 32 --mem 20G --sm 25 --user alice --socket $T/inst/run/softmig.sock" "$T/stub/calls"
+	check "and its config file names no pipe directory" bash -c "! grep -q CUDA_MPS '$T/inst/run/32.conf'"
+	check "and its state file no MPS setting" bash -c "! grep -q MPS '$T/inst/run/jobs/32.slice'"
+else
+	echo "SKIP: the Prolog checks need root (root-owned files)"
+fi
 
 # ------------------------------------------------------------------ slice device nodes
 if [[ $(id -u) == 0 ]]; then

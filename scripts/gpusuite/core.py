@@ -20,8 +20,18 @@ from . import stats
 MIB = 1 << 20
 GIB = 1 << 30
 
+# The MPS phase: the coordinator's softmig.mps.base-dir (short: MPS pipe paths must fit a Unix
+# socket name), and the stand-in control program the --fake run uses in place of
+# nvidia-cuda-mps-control.  gpu-suite.sh's exit trap quits daemons left here.
+MPS_BASE_DIR = "/tmp/softmig-suite-mps"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MPS_STAND_IN = os.path.join(ROOT, "coordinator", "src", "test", "resources", "mps",
+                            "nvidia-cuda-mps-control")
+
 # Variables a job inherits from nobody: every job's environment is built from scratch.
 ENV_DROP = ("LD_PRELOAD", "CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT", "SOFTMIG_JOB_ID",
+            "CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE",
+            "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "CUDA_MPS_LOG_DIRECTORY",
             "SOFTMIG_SOCKET", "SOFTMIG_CONFIG_DIR", "SOFTMIG_LOG_FILE", "SOFTMIG_DISABLE",
             "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
             "PYTORCH_CUDA_ALLOC_CONF", "XLA_PYTHON_CLIENT_MEM_FRACTION",
@@ -399,6 +409,44 @@ class Context:
                 f.write(a.unmanaged_config + "\n")
             return ["--config", path]
         return []
+
+    def mps_args(self):
+        """Coordinator arguments for the MPS phase: GPU 0 through MPS, the suite's base dir."""
+        self.stop_mps()  # a daemon left by an earlier run would be adopted with its state
+        path = os.path.join(self.a.work, "node-mps.conf")
+        control = MPS_STAND_IN if self.fake else "nvidia-cuda-mps-control"
+        with open(path, "w") as f:
+            f.write(f'softmig.mps.base-dir = "{MPS_BASE_DIR}"\n')
+            f.write(f'softmig.mps.control = "{control}"\n')
+            f.write("softmig.mps.probe-interval = 500ms\n")
+            f.write("softmig.mps.server-fault-grace = 2s\n")
+        return ["--mps", "0", "--config", path]
+
+    def stop_mps(self):
+        """Quits every MPS control daemon under the suite's base dir and removes the dir."""
+        if not os.path.isdir(MPS_BASE_DIR):
+            return
+        control = MPS_STAND_IN if self.fake else "nvidia-cuda-mps-control"
+        for uuid in sorted(os.listdir(MPS_BASE_DIR)):
+            pipe = os.path.join(MPS_BASE_DIR, uuid, "pipe")
+            if not os.path.isdir(pipe):
+                continue
+            env = clean_environ()
+            env["CUDA_MPS_PIPE_DIRECTORY"] = pipe
+            env["CUDA_MPS_LOG_DIRECTORY"] = os.path.join(MPS_BASE_DIR, uuid, "log")
+            try:
+                subprocess.run([control], input="quit\n", env=env, capture_output=True,
+                               text=True, timeout=15)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                log(f"  MPS daemon of {uuid} did not quit: {e!r}")
+            # the daemon's own logs (control.log, server.log) go with the results
+            logdir = os.path.join(MPS_BASE_DIR, uuid, "log")
+            for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+                if self.a.out and name.endswith(".log"):
+                    subprocess.run(["cp", os.path.join(logdir, name),
+                                    os.path.join(self.a.out, f"mps-{name}")],
+                                   capture_output=True, timeout=30)
+        subprocess.run(["rm", "-rf", MPS_BASE_DIR], capture_output=True, timeout=30)
 
     def kill_children(self):
         for p in LIVE:

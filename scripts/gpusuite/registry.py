@@ -26,6 +26,8 @@ class Phase:
     policy: str = None
     unmanaged_kill: bool = False   # start it with the unmanaged-process policy `kill`
     multi_gpu: bool = False        # under --fake: simulate --fake-multi-gpus, not --fake-gpus
+    mps: bool = False              # GPU 0 shared through MPS (--mps 0): the coordinator runs its
+                                   # MPS control daemon; the daemon is quit after the phase
     needs: float = 30.0            # seconds a phase needs to be worth starting
     summary: str = ""
 
@@ -39,7 +41,8 @@ PHASES = [
     Phase("share", "share", summary="--sm-policy share: pairs, efficiency, hand-off, PyTorch"),
     Phase("multigpu", "share", multi_gpu=True,
           summary="--sm-policy share on every GPU: multi-GPU checks"),
-    Phase("mps", "share", summary="--sm-policy share with an MPS daemon: MPS checks"),
+    Phase("mps", "share", mps=True,
+          summary="--sm-policy share, GPU 0 shared through MPS (--mps 0): MPS checks"),
 ]
 PHASE_BY_NAME = {p.name: p for p in PHASES}
 

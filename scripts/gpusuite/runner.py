@@ -116,7 +116,10 @@ def run_steps(ctx, steps, reps):
         log(f"== phase {phase.name} ({phase.summary})")
         if phase.policy:
             extra = ctx.unmanaged_kill_args() if phase.unmanaged_kill else ()
+            if phase.mps:
+                extra = ctx.mps_args()
             if not ctx.start_coordinator(phase.name, phase.policy, extra):
+                ctx.stop_mps()
                 continue
         for rep in range(reps):
             for spec, s in todo:
@@ -138,6 +141,8 @@ def run_steps(ctx, steps, reps):
                                 None, "", "the step raised an exception; later steps ran")
         results.rep = 0
         ctx.stop_coordinator()
+        if phase.mps:
+            ctx.stop_mps()
 
 
 def main(argv=None):
@@ -174,6 +179,7 @@ def main(argv=None):
     finally:
         ctx.kill_children()
         ctx.stop_coordinator()
+        ctx.stop_mps()
         results.meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results.write()
         core.collect_logs(ctx)

@@ -9,7 +9,8 @@
 #   sn_out JOBID             the job's output file
 #
 # The node: two full GPUs (gpu:l40s, GRES indices 0-1, so SLURM's CUDA_VISIBLE_DEVICES is the
-# real ordinal) and four half slices (gpu:l40s.2) of them; partitions gpu-slice-short,
+# real ordinal), four half slices (gpu:l40s.2) of them and two MPS quarter slices
+# (gpu:l40s.mps4, for a GPU the coordinator shares through MPS); partitions gpu-slice-short,
 # gpu-slice (the ROUTES of job_submit.lua) and gpu (full GPUs).
 # Set before sn_setup: SN_SLICES (slice table text), SN_SCRIPT_SETTINGS (extra
 # slurm-scripts.conf lines).
@@ -39,8 +40,9 @@ sn_setup() {
 	printf '%s\n' "${SN_SCRIPT_SETTINGS:-}" >>"$SN_PREFIX/etc/slurm-scripts.conf"
 
 	SNODE_GRES_CONF="NodeName=@NODE@ Name=gpu Type=l40s Count=2 File=@DEV@/gpu[0-1]
-NodeName=@NODE@ Name=gpu Type=l40s.2 Count=4 File=@DEV@/gpu[2-5]"
-	SNODE_NODE_GRES=gpu:l40s:2,gpu:l40s.2:4
+NodeName=@NODE@ Name=gpu Type=l40s.2 Count=4 File=@DEV@/gpu[2-5]
+NodeName=@NODE@ Name=gpu Type=l40s.mps4 Count=2 File=@DEV@/gpu[6-7]"
+	SNODE_NODE_GRES=gpu:l40s:2,gpu:l40s.2:4,gpu:l40s.mps4:2
 	SNODE_PARTITIONS="PartitionName=gpu-slice-short Nodes=@NODE@ Default=YES MaxTime=03:00:00 DefaultTime=00:10:00 State=UP
 PartitionName=gpu-slice Nodes=@NODE@ MaxTime=7-00:00:00 DefaultTime=00:10:00 State=UP
 PartitionName=gpu Nodes=@NODE@ MaxTime=INFINITE State=UP"

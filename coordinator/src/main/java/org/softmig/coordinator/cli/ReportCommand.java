@@ -70,6 +70,9 @@ public final class ReportCommand implements Callable<Integer> {
           r.getThrottledUs() / 1e6,
           r.getOomRefusals(),
           r.getProcessesList());
+      for (String incident : r.getIncidentsList()) {
+        out.printf(Locale.ROOT, "  incident: %s%n", StatusPrinter.shown(incident));
+      }
     }
     return 0;
   }

@@ -129,6 +129,8 @@ public final class StatusPrinter {
       o.put("ended_unix_ms", r.getEndedUnixMs());
       ArrayNode pids = o.putArray("processes");
       r.getProcessesList().forEach(pids::add);
+      ArrayNode incidents = o.putArray("incidents");
+      r.getIncidentsList().forEach(incidents::add);
     }
     try {
       return JSON.writeValueAsString(root);
