@@ -68,6 +68,8 @@ public final class StatusPrinter {
           job.put("memory_used_bytes", j.getMemoryUsedBytes());
           job.put("memory_limit_bytes", j.getMemoryLimitBytes());
           job.put("memory_peak_bytes", j.getMemoryPeakBytes());
+          job.put("memory_over_limit", j.getMemoryOverLimit());
+          job.put("memory_clamped_bytes", j.getMemoryClampedBytes());
           job.put("sm_limit_percent", j.getSmLimitPercent());
           job.put("sm_share_percent", j.getSmSharePercent());
           ArrayNode pids = job.putArray("processes");
@@ -225,12 +227,17 @@ public final class StatusPrinter {
                   !me.isEmpty() && j.getUser().equals(me) ? ">" : " ",
                   shown(j.getJobId()) + (j.getPlaced() ? "*" : ""),
                   shown(j.getUser()),
-                  Sizes.format(j.getMemoryUsedBytes()),
+                  Sizes.format(j.getMemoryUsedBytes()) + (j.getMemoryOverLimit() ? "!" : ""),
                   j.getMemoryLimitBytes() == 0 ? "none" : Sizes.format(j.getMemoryLimitBytes()),
                   j.getSmLimitPercent(),
                   j.getSmSharePercent(),
                   j.getProcessesList()));
         }
+      }
+      if (n.getGpusList().stream()
+          .flatMap(g -> g.getJobsList().stream())
+          .anyMatch(JobStatus::getMemoryOverLimit)) {
+        b.append("    ! over its memory limit: refused every allocation until back under\n");
       }
       for (UnmanagedProcess u : n.getUnmanagedProcessesList()) {
         b.append(

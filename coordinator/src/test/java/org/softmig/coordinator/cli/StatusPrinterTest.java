@@ -2,6 +2,8 @@ package org.softmig.coordinator.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.softmig.proto.v1.GpuStatus;
 import org.softmig.proto.v1.JobStatus;
@@ -32,6 +34,37 @@ class StatusPrinterTest {
     assertThat(table).doesNotContain("\u001b", "\u0007", "\r", "\u202e", "\u009b", "\u0000");
     assertThat(table).startsWith("node n1?]0;owned?  UNREACHABLE (down??node n9  fine)\n");
     assertThat(table.lines()).noneMatch(l -> l.startsWith("node n9"));
+  }
+
+  @Test
+  void aJobOverItsLimitIsMarkedInTheTableAndTheJson() throws Exception {
+    StatusReply reply =
+        StatusReply.newBuilder()
+            .addNodes(
+                NodeStatus.newBuilder()
+                    .setNode("n1")
+                    .setReachable(true)
+                    .addGpus(
+                        GpuStatus.newBuilder()
+                            .setUuid("GPU-1")
+                            .addJobs(
+                                JobStatus.newBuilder()
+                                    .setJobId("over")
+                                    .setMemoryUsedBytes(2400L << 20)
+                                    .setMemoryLimitBytes(1L << 30)
+                                    .setMemoryOverLimit(true))
+                            .addJobs(JobStatus.newBuilder().setJobId("fine"))))
+            .build();
+
+    String table = StatusPrinter.table(reply);
+    JsonNode jobs =
+        new ObjectMapper().readTree(StatusPrinter.json(reply)).at("/nodes/0/gpus/0/jobs");
+
+    assertThat(table.lines().filter(l -> l.contains(" over ")).findFirst().orElseThrow())
+        .contains("2.3 GiB!");
+    assertThat(table).contains("over its memory limit");
+    assertThat(jobs.get(0).path("memory_over_limit").asBoolean()).isTrue();
+    assertThat(jobs.get(1).path("memory_over_limit").asBoolean()).isFalse();
   }
 
   @Test
