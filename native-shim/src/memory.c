@@ -13,9 +13,12 @@
  *     slow, e.g. stopped); the client gives up and reconnects after 30 s;
  *   - LINK_AWAY (no connection): locally, within the away budget: the credit the process held
  *     when the connection dropped, else nothing beyond what it holds (a process of a job without a
- *     limit passes through); a process that never reached a coordinator uses its configured limit.
- *     An allocation over the budget waits up to AWAY_WAIT_S for the coordinator to come back, then
- *     is refused.  Everything decided locally is in the next Hello's holdings.
+ *     limit passes through).  An allocation over the budget waits up to AWAY_WAIT_S for the
+ *     coordinator to come back, then is refused.  A process that never reached a coordinator knows
+ *     nothing of the job's other processes: where the socket file exists (a coordinator serves
+ *     this node, and is restarting or stalled) its allocations wait until AWAY_WAIT_S after the
+ *     shim started for the coordinator, and only then use the configured limit; with no socket
+ *     file they use it at once.  Everything decided locally is in the next Hello's holdings.
  * Over the limit the wrapper returns CUDA_ERROR_OUT_OF_MEMORY and the process lives; one line
  * goes to stderr (at most one a second).
  *
@@ -68,6 +71,8 @@ static struct mem_dev devs[CFG_MAX_DEVICES];
 static struct ptrmap ptrs;
 static enum link link_state = LINK_AWAY;
 static bool ever_up;
+/* CLOCK_MONOTONIC before which a process that never reached a coordinator does not decide alone */
+static struct timespec alone_after;
 
 static void init_cv(void)
 {
@@ -85,6 +90,11 @@ void mem_start(void)
 	init_cv();
 	link_state = LINK_AWAY;
 	ever_up = false;
+	memset(&alone_after, 0, sizeof(alone_after));
+	if (access(shim.cfg.socket_path, F_OK) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &alone_after);
+		alone_after.tv_sec += AWAY_WAIT_S;
+	}
 	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
 		memset(&devs[i], 0, sizeof(devs[i]));
 		devs[i].limit = cfg_mem_limit(&shim.cfg, i);
@@ -100,6 +110,7 @@ void mem_after_fork(void)
 	memset(devs, 0, sizeof(devs));
 	link_state = LINK_AWAY;
 	ever_up = false;
+	memset(&alone_after, 0, sizeof(alone_after));
 	/* the child owns none of the parent's device memory; the table itself is leaked on purpose */
 	memset(&ptrs, 0, sizeof(ptrs));
 }
@@ -404,6 +415,15 @@ static bool wait_link(enum link from, const struct timespec *deadline)
 	return true;
 }
 
+/* Whether CLOCK_MONOTONIC is still before t. */
+static bool before(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec < t->tv_nsec);
+}
+
 static void deadline_in(struct timespec *ts, int seconds)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -434,6 +454,11 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 			continue;
 		}
 		if (link_state == LINK_AWAY) {
+			if (!ever_up && before(&alone_after)) {
+				/* the job's other processes may hold its limit: the coordinator decides */
+				wait_link(LINK_AWAY, &alone_after);
+				continue;
+			}
 			if (fits(d->used + d->inflight, bytes, d->away_cap)) {
 				take_locked(d, bytes);
 				goto out_granted;

@@ -168,6 +168,22 @@ final class ShimRig implements AutoCloseable {
     throw new IllegalStateException("coordinator did not open " + socket + " within 60 s");
   }
 
+  /** Sends a signal (STOP, CONT, ...) to the coordinator process. */
+  void signalCoordinatorProcess(String signal) throws Exception {
+    Process kill =
+        new ProcessBuilder("kill", "-" + signal, "" + coordinatorProcess.pid())
+            .redirectErrorStream(true)
+            .start();
+    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new IllegalStateException("kill -" + signal + " failed");
+    }
+  }
+
+  /** The admin job config directory the coordinator and the shim read. */
+  Path configDir() {
+    return configDir;
+  }
+
   /** SIGKILL to the coordinator process; its socket file stays behind, as after a crash. */
   void killCoordinatorProcess() throws InterruptedException {
     coordinatorProcess.destroyForcibly();
@@ -285,6 +301,12 @@ final class ShimRig implements AutoCloseable {
       in.write(command + "\n");
       in.flush();
       return next();
+    }
+
+    /** Sends a command without waiting for its answer (read it with next()). */
+    void ask(String command) throws IOException {
+      in.write(command + "\n");
+      in.flush();
     }
 
     /** Tells the shell to leave (it answers nothing) and waits for it to exit. */
