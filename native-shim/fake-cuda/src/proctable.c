@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct fake_proc_table *table;
@@ -68,7 +69,12 @@ static struct fake_proc_table *open_table(void) {
   }
   table = NULL; /* a forked child: the parent's mapping is not ours to write */
   object_name(pid, name, sizeof(name));
-  int fd = shm_open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /*
+   * A new object, never a truncated old one (of a dead process whose pid this is now): a reader
+   * that has the old one mapped keeps reading it.
+   */
+  shm_unlink(name);
+  int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     return NULL;
   }
@@ -132,6 +138,12 @@ void fake_proc_scan(const char *uuid, void (*fn)(uint32_t pid, uint64_t used_byt
     snprintf(name, sizeof(name), "/%s", e->d_name);
     int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
+      continue;
+    }
+    /* a process creating its object has not sized it yet: reading it would raise SIGBUS */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(struct fake_proc_table)) {
+      close(fd);
       continue;
     }
     void *mem = mmap(NULL, sizeof(struct fake_proc_table), PROT_READ, MAP_SHARED, fd, 0);
