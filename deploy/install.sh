@@ -19,7 +19,9 @@
 #   --link-dir DIR where a `softmig` symlink to PREFIX/bin/softmig goes ("" for none)
 #   --rundir DIR   runtime directory for the socket and per-job files (default /run/softmig)
 #   --logdir DIR   log directory (default /var/log/softmig)
-#   --no-dirs      do not create the runtime and log directories (containers, images)
+#   --statedir DIR the coordinator's placements across restarts (default /var/lib/softmig; the
+#                  coordinator reads softmig.state-dir from softmig.conf)
+#   --no-dirs      do not create the runtime, state and log directories (containers, images)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,7 @@ unitdir=/etc/systemd/system
 link_dir=/usr/local/bin
 rundir=/run/softmig
 logdir=/var/log/softmig
+statedir=/var/lib/softmig
 lib=""
 jar=""
 make_dirs=yes
@@ -48,6 +51,7 @@ while [[ $# -gt 0 ]]; do
 	--link-dir) [[ $# -ge 2 ]] || die "--link-dir needs a value"; link_dir=${2%/}; shift 2 ;;
 	--rundir) need_arg "$@"; rundir=${2%/}; shift 2 ;;
 	--logdir) need_arg "$@"; logdir=${2%/}; shift 2 ;;
+	--statedir) need_arg "$@"; statedir=${2%/}; shift 2 ;;
 	--lib) need_arg "$@"; lib=$2; shift 2 ;;
 	--jar) need_arg "$@"; jar=$2; shift 2 ;;
 	--no-dirs) make_dirs=no; shift ;;
@@ -55,7 +59,7 @@ while [[ $# -gt 0 ]]; do
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
 done
-for d in "$prefix" "$sysconfdir" "$unitdir" "$rundir" "$logdir"; do
+for d in "$prefix" "$sysconfdir" "$unitdir" "$rundir" "$logdir" "$statedir"; do
 	[[ $d == /* ]] || die "paths must be absolute, got '$d'"
 done
 
@@ -112,9 +116,9 @@ put_config() {
 with_paths() {
 	sed -e "s#/var/run/softmig#@RUNDIR@#g" -e "s#/run/softmig#@RUNDIR@#g" \
 		-e "s#/opt/softmig#@PREFIX@#g" -e "s#/etc/softmig#@SYSCONFDIR@#g" \
-		-e "s#/var/log/softmig#@LOGDIR@#g" \
+		-e "s#/var/log/softmig#@LOGDIR@#g" -e "s#/var/lib/softmig#@STATEDIR@#g" \
 		-e "s#@RUNDIR@#$rundir#g" -e "s#@PREFIX@#$prefix#g" \
-		-e "s#@SYSCONFDIR@#$sysconfdir#g" -e "s#@LOGDIR@#$logdir#g" "$1"
+		-e "s#@SYSCONFDIR@#$sysconfdir#g" -e "s#@LOGDIR@#$logdir#g" -e "s#@STATEDIR@#$statedir#g" "$1"
 }
 
 # lib_with_paths FILE: the scripts' defaults; SM_DEFAULT_SOCKET stays the library's built-in
@@ -193,6 +197,10 @@ if [[ $make_dirs == yes ]]; then
 		[[ $as_root == yes ]] && chown 0:0 "$root$d"
 		chmod 0755 "$root$d"
 	done
+	# the coordinator's placements across restarts (softmig.state-dir): root only
+	install -d -m 0700 "$root$statedir"
+	[[ $as_root == yes ]] && chown 0:0 "$root$statedir"
+	chmod 0700 "$root$statedir"
 fi
 
 if [[ -z $root && $as_root == yes ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then

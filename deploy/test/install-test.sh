@@ -34,6 +34,9 @@ done
 for d in run/softmig run/softmig/jobs var/log/softmig var/log/softmig/reports; do
 	check_eq "$d is a 0755 directory" 755 "$(mode "$R/$d")"
 done
+check_eq "var/lib/softmig is a 0700 directory" 700 "$(mode "$R/var/lib/softmig")"
+check "tmpfiles makes the state directory root-only" \
+	grep -qx "d /var/lib/softmig 0700 root root -" "$R/usr/lib/tmpfiles.d/softmig.conf"
 check_eq "softmig is linked into /usr/local/bin" /opt/softmig/bin/softmig "$(readlink "$R/usr/local/bin/softmig")"
 if [[ $(id -u) == 0 ]]; then
 	check_eq "installed files are owned by root" "" "$(find "$R" ! -user root | head -n 3)"
@@ -62,7 +65,7 @@ exec 8<&-
 # ------------------------------------------------------------------ other paths
 P=$T/prefix
 "${INSTALL[@]}" --prefix "$P/opt" --sysconfdir "$P/etc" --unitdir "$P/unit" --rundir "$P/run" \
-	--logdir "$P/log" --link-dir "" >/dev/null 2>&1
+	--logdir "$P/log" --statedir "$P/state" --link-dir "" >/dev/null 2>&1
 check "install.sh with other paths succeeds" test -x "$P/opt/bin/softmig"
 lib=$P/opt/slurm/softmig-slurm.sh
 check "the scripts read the chosen config directory" grep -qx "SOFTMIG_SYSCONFDIR=$P/etc" "$lib"
@@ -72,6 +75,7 @@ check "the unit runs the chosen program and config" \
 	grep -qx "ExecStart=$P/opt/bin/softmig coordinator --config $P/etc/softmig.conf" "$P/unit/softmig-coordinator.service"
 check "the unit reads the chosen environment file" grep -qx "EnvironmentFile=-$P/etc/softmig.env" "$P/unit/softmig-coordinator.service"
 check "no default path is left in the unit" bash -c "! grep -qE '(^|[= ])/(opt|etc)/softmig' '$P/unit/softmig-coordinator.service'"
+check_eq "the chosen state directory is made 0700" 700 "$(mode "$P/state")"
 check "a bad option is refused" bash -c "! '$DEPLOY/install.sh' --bogus 2>/dev/null"
 check "a missing library is refused with its name" \
 	bash -c "'$DEPLOY/install.sh' --root '$T/x' --lib '$T/none.so' --jar '$T/build/softmig.jar' 2>&1 | grep -q 'none.so'"

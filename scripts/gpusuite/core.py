@@ -344,6 +344,9 @@ class Context:
         args = ["coordinator", "--socket", self.socket, "--sm-policy", policy]
         if self.supports("--config-dir"):
             args += ["--config-dir", os.path.join(self.a.work, "conf")]
+        if self.supports("--state-dir"):
+            # a state of its own per phase: no placement of an earlier run or phase comes back
+            args += ["--state-dir", os.path.join(self.a.work, f"state-{phase}")]
         if self.supports("--node-name"):
             args += ["--node-name", "gpu-suite"]
         if self.fake:

@@ -31,6 +31,8 @@ import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.coordinator.os.UserDirectory;
+import org.softmig.coordinator.state.StateFile;
+import org.softmig.coordinator.state.StateStore;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuDescriptor;
 import org.softmig.gpu.actor.GrantListener;
@@ -63,6 +65,7 @@ public final class Coordinator implements AutoCloseable {
   private final ReconcileLoop reconcile;
   private final MetricsServer metricsServer;
   private final MpsSupervisor mps; // null without MPS GPUs
+  private final StateStore state;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -78,8 +81,10 @@ public final class Coordinator implements AutoCloseable {
       MetricsServer metricsServer,
       ClusterViews views,
       ClusterPublishing publishing,
-      MpsSupervisor mps) {
+      MpsSupervisor mps,
+      StateStore state) {
     this.mps = mps;
+    this.state = state;
     this.views = views;
     this.publishing = publishing;
     this.settings = settings;
@@ -153,12 +158,16 @@ public final class Coordinator implements AutoCloseable {
                 TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
             metrics == null ? GrantListener.NONE : metrics.grantListener(),
             0); // contexts are charged by the shims as measured (CONTEXT reserves), not guessed
+    // the placements saved before a restart, put back before the socket opens
+    StateStore state = new StateStore(new StateFile(settings.stateDir()));
     ActorSystem<NodeGuardian.Command> system =
         ActorSystem.create(
             // on an MPS GPU jobs co-run: no lease gate unless the site asks for time caps on top
             NodeGuardian.create(
                 descriptors,
-                d -> d.mps() && !settings.mps().timeCaps() ? gpuSettings.withGated(false) : gpuSettings),
+                d -> d.mps() && !settings.mps().timeCaps() ? gpuSettings.withGated(false) : gpuSettings,
+                state.load(),
+                state),
             ClusterSettings.SYSTEM_NAME,
             settings.clustered() ? akkaConfig(clusterSettings) : standaloneAkkaConfig());
     ShimServer server = null;
@@ -247,7 +256,8 @@ public final class Coordinator implements AutoCloseable {
           settings, inventory, system, node, requests, server, sampler, reconcile, metricsServer,
           views,
           publishing,
-          mps);
+          mps,
+          state);
     } catch (Exception e) {
       if (mps != null) {
         mps.close();
@@ -266,6 +276,7 @@ public final class Coordinator implements AutoCloseable {
       }
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      state.close();
       inventory.close();
       throw e;
     }
@@ -371,6 +382,7 @@ public final class Coordinator implements AutoCloseable {
     } catch (Exception e) {
       log.warn("Actor system did not stop in time: {}", e.toString());
     }
+    state.close();
     inventory.close();
   }
 }

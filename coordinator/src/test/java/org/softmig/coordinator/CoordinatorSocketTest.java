@@ -57,7 +57,8 @@ class CoordinatorSocketTest {
                 "simulate", "48G,48G",
                 "node-name", "test-node",
                 "proc-root", dir.resolve("proc"),
-                "config-dir", dir.resolve("conf")));
+                "config-dir", dir.resolve("conf"),
+                "state-dir", dir.resolve("state")));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec("48G,48G"));
   }
 

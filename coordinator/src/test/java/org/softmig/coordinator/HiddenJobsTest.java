@@ -57,6 +57,7 @@ class HiddenJobsTest {
                     "node-name", "hide-node",
                     "proc-root", dir.resolve("proc"),
                     "config-dir", dir.resolve("conf"),
+                    "state-dir", dir.resolve("state"),
                     "admin-group", "root",
                     "status.hide-other-users", true)),
             SimulatedGpus.fromSpec("48G"));

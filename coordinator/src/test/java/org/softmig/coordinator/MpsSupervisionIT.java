@@ -68,6 +68,7 @@ class MpsSupervisionIT {
     keys.put("node-name", "mps-node");
     keys.put("proc-root", dir.resolve("proc"));
     keys.put("config-dir", dir.resolve("conf"));
+    keys.put("state-dir", dir.resolve("state"));
     keys.put("metrics-port", NvmlReconciliationTest.freePort());
     keys.put("unmanaged-policy", UnmanagedPolicy.KILL.configValue());
     keys.put("gpus.0.sharing", "mps");

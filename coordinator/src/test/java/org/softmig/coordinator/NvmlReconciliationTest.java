@@ -69,6 +69,7 @@ class NvmlReconciliationTest {
                 "node-name", "nvml-node",
                 "proc-root", dir.resolve("proc"),
                 "config-dir", dir.resolve("conf"),
+                "state-dir", dir.resolve("state"),
                 "metrics-port", freePort(),
                 "unmanaged-policy", UnmanagedPolicy.KILL.configValue()));
     ProcessKiller real = ProcessKiller.sigkill();

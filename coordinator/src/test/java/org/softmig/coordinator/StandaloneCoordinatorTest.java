@@ -34,7 +34,8 @@ class StandaloneCoordinatorTest {
                 "simulate", "48G",
                 "node-name", name,
                 "proc-root", home.resolve("proc"),
-                "config-dir", home.resolve("conf")));
+                "config-dir", home.resolve("conf"),
+                "state-dir", home.resolve("state")));
     assertThat(settings.clustered()).isFalse();
     return Coordinator.start(settings, SimulatedGpus.fromSpec("48G"));
   }

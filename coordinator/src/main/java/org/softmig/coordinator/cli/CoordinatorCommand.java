@@ -47,6 +47,11 @@ public final class CoordinatorCommand implements Callable<Integer> {
   @Option(names = "--config-dir", description = "admin job config files (default /var/run/softmig)")
   Path configDir;
 
+  @Option(
+      names = "--state-dir",
+      description = "where placements are kept across restarts (default /var/lib/softmig)")
+  Path stateDir;
+
   @Option(names = "--admin-group", description = "group allowed to place and release")
   String adminGroup;
 
@@ -165,6 +170,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
     flags.put("sm-policy", smPolicy);
     flags.put("lease", leaseMs);
     flags.put("config-dir", configDir);
+    flags.put("state-dir", stateDir);
     flags.put("admin-group", adminGroup);
     flags.put("metrics-port", metricsPort);
     flags.put("cluster-port", clusterPort);

@@ -52,7 +52,8 @@ public final class DemoCommand implements Callable<Integer> {
                 "socket", socket,
                 "simulate", SPEC,
                 "node-name", "demo",
-                "config-dir", dir.resolve("conf")));
+                "config-dir", dir.resolve("conf"),
+                "state-dir", dir.resolve("state")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec(SPEC);
     GpuInfo gpu = gpus.gpus().get(0);
     out.println("Starting a coordinator on simulated GPUs " + SPEC + " at " + socket);

@@ -30,6 +30,7 @@ import org.softmig.gpu.domain.UnmanagedPolicy;
  * @param unmanagedPolicy what to do with processes on a sliced GPU without a session, or over
  *     their job's limit in NVML's eyes: report them, or kill them too
  * @param mps the GPUs shared through MPS and how MPS runs on them
+ * @param stateDir where the coordinator keeps what must survive a restart (its placements)
  */
 public record NodeSettings(
     Path socket,
@@ -46,7 +47,8 @@ public record NodeSettings(
     Path procRoot,
     boolean requireGpus,
     UnmanagedPolicy unmanagedPolicy,
-    MpsSettings mps) {
+    MpsSettings mps,
+    Path stateDir) {
 
   public static final Path DEFAULT_SOCKET = Path.of("/run/softmig/softmig.sock");
 
@@ -54,6 +56,7 @@ public record NodeSettings(
     seeds = List.copyOf(seeds);
     Objects.requireNonNull(unmanagedPolicy, "unmanagedPolicy");
     Objects.requireNonNull(mps, "mps");
+    Objects.requireNonNull(stateDir, "stateDir");
   }
 
   /** {@code reference.conf}'s settings. */
@@ -122,7 +125,16 @@ public record NodeSettings(
         r.path("softmig.proc-root"),
         r.bool("softmig.require-gpus"),
         unmanaged,
-        MpsSettings.fromConfig(r));
+        MpsSettings.fromConfig(r),
+        stateDir(r));
+  }
+
+  private static Path stateDir(NodeConfig.Reader r) {
+    Path dir = r.path("softmig.state-dir");
+    if (dir == null || !dir.isAbsolute()) {
+      throw r.bad("softmig.state-dir", "expected an absolute path");
+    }
+    return dir;
   }
 
   /** Checks a policy name; returns it in lower case. */

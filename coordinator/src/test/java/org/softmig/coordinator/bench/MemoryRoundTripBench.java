@@ -53,7 +53,8 @@ public final class MemoryRoundTripBench {
                 "simulate", "48G,48G",
                 "node-name", "bench",
                 "proc-root", dir.resolve("proc"),
-                "config-dir", dir.resolve("conf")));
+                "config-dir", dir.resolve("conf"),
+                "state-dir", dir.resolve("state")));
     SimulatedGpus gpus = SimulatedGpus.fromSpec("48G,48G");
     String uuid = gpus.gpus().get(0).uuid();
     try (Coordinator coordinator = Coordinator.start(settings, gpus)) {

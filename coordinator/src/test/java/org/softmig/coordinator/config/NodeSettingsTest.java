@@ -112,6 +112,7 @@ class NodeSettingsTest {
     assertThat(s.smPolicy()).isEqualTo("cap");
     assertThat(s.leaseMillis()).isEqualTo(20);
     assertThat(s.configDir()).isEqualTo(Path.of("/var/run/softmig"));
+    assertThat(s.stateDir()).isEqualTo(Path.of("/var/lib/softmig"));
     assertThat(s.adminGroup()).isEmpty();
     assertThat(s.hideOtherUsers()).isFalse();
     assertThat(s.metricsPort()).isZero();
@@ -132,6 +133,19 @@ class NodeSettingsTest {
     assertThat(s.smPolicy()).isEqualTo("share");
     assertThat(s.nodeName()).isEqualTo("x");
     assertThat(s.socket()).isEqualTo(NodeSettings.DEFAULT_SOCKET);
+  }
+
+  @Test
+  void theStateDirectoryComesFromTheFileOrTheFlagAndMustBeAbsolute() throws Exception {
+    Path file = Files.writeString(dir.resolve("s.conf"), "softmig { state-dir = /srv/softmig }\n");
+    assertThat(NodeSettings.load(file).stateDir()).isEqualTo(Path.of("/srv/softmig"));
+    assertThat(
+            NodeSettings.fromConfig(NodeConfig.load(file, Map.of("state-dir", "/tmp/s")))
+                .stateDir())
+        .isEqualTo(Path.of("/tmp/s"));
+    assertThatThrownBy(() -> NodeSettings.of(Map.of("state-dir", "relative/dir")))
+        .hasMessageContaining("softmig.state-dir")
+        .hasMessageContaining("absolute");
   }
 
   @Test

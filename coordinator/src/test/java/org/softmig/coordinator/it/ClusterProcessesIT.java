@@ -304,6 +304,8 @@ class ClusterProcessesIT {
                 socket(node),
                 "--config-dir",
                 dir.resolve("config").toString(),
+                "--state-dir",
+                dir.resolve("state-" + node).toString(),
                 "--cluster-host",
                 "127.0.0.1",
                 "--cluster-port",

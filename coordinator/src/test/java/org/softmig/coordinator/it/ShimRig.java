@@ -29,6 +29,7 @@ import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.nvml.SimulatedGpus;
 import org.softmig.proto.v1.ClientFrame;
 import org.softmig.proto.v1.JobStatus;
+import org.softmig.proto.v1.PlaceRequest;
 import org.softmig.proto.v1.ReportReply;
 import org.softmig.proto.v1.ReportRequest;
 import org.softmig.proto.v1.ServerFrame;
@@ -64,6 +65,7 @@ final class ShimRig implements AutoCloseable {
   private final Path dir;
   private final Path socket;
   private final Path configDir;
+  private final Path stateDir;
   private final List<Process> processes = new ArrayList<>();
   private Coordinator coordinator;
   private Process coordinatorProcess;
@@ -78,6 +80,7 @@ final class ShimRig implements AutoCloseable {
     dir = Files.createTempDirectory("softmig-it");
     socket = dir.resolve("c.sock");
     configDir = Files.createDirectories(dir.resolve("conf"));
+    stateDir = dir.resolve("state");
   }
 
   /** Whether the native side was built (mvn verify builds it before this module). */
@@ -98,7 +101,8 @@ final class ShimRig implements AutoCloseable {
                 "socket", socket,
                 "simulate", spec,
                 "node-name", "it",
-                "config-dir", configDir));
+                "config-dir", configDir,
+                "state-dir", stateDir));
     coordinator = Coordinator.start(settings, SimulatedGpus.fromSpec(spec));
   }
 
@@ -116,6 +120,7 @@ final class ShimRig implements AutoCloseable {
     all.put("socket", socket);
     all.put("node-name", "it");
     all.put("config-dir", configDir);
+    all.put("state-dir", stateDir);
     coordinator = Coordinator.start(NodeSettings.of(all), inventory, killer, rounds);
   }
 
@@ -147,7 +152,9 @@ final class ShimRig implements AutoCloseable {
             "--node-name",
             "it",
             "--config-dir",
-            configDir.toString());
+            configDir.toString(),
+            "--state-dir",
+            stateDir.toString());
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("coordinator.log").toFile()));
     coordinatorProcess = pb.start();
@@ -359,6 +366,34 @@ final class ShimRig implements AutoCloseable {
         throw new IOException("no status reply: " + reply);
       }
       return reply.getStatus();
+    }
+  }
+
+  /** The state directory the rig's coordinators keep their placements in. */
+  Path stateDir() {
+    return stateDir;
+  }
+
+  /** Places a job's slice over the socket, as `softmig place` does; the reply frame. */
+  ServerFrame place(String jobId, long bytes, double smPercent) throws IOException {
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      OutputStream out = Channels.newOutputStream(ch);
+      InputStream in = Channels.newInputStream(ch);
+      ClientFrame.newBuilder()
+          .setRequestId(1)
+          .setPlace(
+              PlaceRequest.newBuilder()
+                  .setJobId(jobId)
+                  .setMemoryBytes(bytes)
+                  .setSmPercent(smPercent)
+                  .setUser("alice"))
+          .build()
+          .writeDelimitedTo(out);
+      ServerFrame reply = ServerFrame.parseDelimitedFrom(in);
+      if (reply == null) {
+        throw new IOException("no place reply");
+      }
+      return reply;
     }
   }
 

@@ -56,7 +56,8 @@ class CliRequestFuzzTest {
                     "socket", dir.resolve("c.sock"),
                     "simulate", spec,
                     "node-name", "fuzz",
-                    "config-dir", Files.createDirectories(dir.resolve("conf")))),
+                    "config-dir", Files.createDirectories(dir.resolve("conf")),
+                    "state-dir", dir.resolve("state"))),
             SimulatedGpus.fromSpec(spec));
     ask(ClientFrame.newBuilder().setStatus(StatusRequest.getDefaultInstance()).build(), ROOT);
   }

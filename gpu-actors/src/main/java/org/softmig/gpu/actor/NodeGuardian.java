@@ -18,7 +18,12 @@ import org.softmig.gpu.domain.Placement;
 
 /**
  * The root of a node's actors: one {@link GpuActor} per physical GPU (fixed at start), one {@link
- * JobActor} per job with connected processes (created on demand).
+ * JobActor} per job with connected processes (created on demand), and the node's placements.
+ *
+ * <p>Placements survive restarts: the guardian starts with the placements saved before (put back
+ * on their GPUs before it handles any message, so before any process can attach) and hands the
+ * whole table to its {@link PlacementStore} after every change; a place or release is answered
+ * once the store has written it, so a slice that the Prolog was told about is on disk.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
@@ -60,6 +65,9 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   /** From a job actor whose last session ended, after {@code sessionsSeen} sessions. */
   record JobIdle(String jobId, long sessionsSeen) implements Command {}
 
+  /** The store finished a save; {@code reply} answers the request that caused it. */
+  private record Saved(Runnable reply, Throwable failure) implements Command {}
+
   private static final class JobEntry {
     final ActorRef<JobActor.Command> ref;
     long sessionsSent;
@@ -73,6 +81,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final Map<String, ActorRef<GpuActor.Command>> gpusByUuid = new HashMap<>();
   private final Map<String, JobEntry> jobs = new LinkedHashMap<>();
   private final Placement placement;
+  private final Map<String, String> userOfJob = new HashMap<>();
+  private final PlacementStore store;
   private long jobSeq;
 
   public static Behavior<Command> create(List<GpuDescriptor> gpus, GpuActor.Settings settings) {
@@ -82,14 +92,29 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   /** With settings per GPU (the lease gate is off on GPUs shared through MPS). */
   public static Behavior<Command> create(
       List<GpuDescriptor> gpus, Function<GpuDescriptor, GpuActor.Settings> settings) {
-    return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings));
+    return create(gpus, settings, List.of(), PlacementStore.NONE);
+  }
+
+  /**
+   * With the placements saved before a restart ({@code restored}, put back on their GPUs first;
+   * those that no longer fit this node are dropped with a warning) and the store that keeps them.
+   */
+  public static Behavior<Command> create(
+      List<GpuDescriptor> gpus,
+      Function<GpuDescriptor, GpuActor.Settings> settings,
+      List<SavedPlacement> restored,
+      PlacementStore store) {
+    return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings, restored, store));
   }
 
   private NodeGuardian(
       ActorContext<Command> ctx,
       List<GpuDescriptor> descriptors,
-      Function<GpuDescriptor, GpuActor.Settings> settings) {
+      Function<GpuDescriptor, GpuActor.Settings> settings,
+      List<SavedPlacement> restored,
+      PlacementStore store) {
     super(ctx);
+    this.store = store;
     for (GpuDescriptor gpu : descriptors) {
       ActorRef<GpuActor.Command> ref =
           ctx.spawn(
@@ -107,6 +132,38 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     placement = new Placement(placeable);
     ctx.getLog().info("Managing [{}] GPUs", gpus.size());
+    restore(restored);
+  }
+
+  /** Puts the saved placements back, before any message (so before any session) is handled. */
+  private void restore(List<SavedPlacement> restored) {
+    for (SavedPlacement saved : restored) {
+      Placement.Decision decision =
+          placement.restore(
+              new Placement.Slice(
+                  saved.jobId(), saved.memoryBytes(), saved.smPercent(), saved.mps()),
+              saved.gpuUuid());
+      if (decision instanceof Placement.Placed placed) {
+        userOfJob.put(saved.jobId(), saved.user());
+        gpusByUuid
+            .get(placed.uuid())
+            .tell(
+                new GpuActor.Place(
+                    saved.jobId(), saved.user(), saved.memoryBytes(), saved.smPercent()));
+        getContext()
+            .getLog()
+            .info(
+                "Placement of job [{}] restored on GPU [{}] ([{}] bytes, [{}] % SM)",
+                saved.jobId(),
+                placed.uuid(),
+                saved.memoryBytes(),
+                saved.smPercent());
+      } else if (decision instanceof Placement.Refused refused) {
+        getContext()
+            .getLog()
+            .warn("Saved placement of job [{}] dropped: {}", saved.jobId(), refused.reason());
+      }
+    }
   }
 
   @Override
@@ -117,6 +174,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
         .onMessage(GetGpus.class, this::onGetGpus)
         .onMessage(Place.class, this::onPlace)
         .onMessage(Release.class, this::onRelease)
+        .onMessage(Saved.class, this::onSaved)
         .build();
   }
 
@@ -136,6 +194,16 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
           .tell(
               new GpuActor.Place(
                   place.jobId(), place.user(), place.memoryBytes(), place.smPercent()));
+      String before = userOfJob.get(place.jobId());
+      if (!place.user().isEmpty()) {
+        userOfJob.put(place.jobId(), place.user()); // a re-place that names no user keeps it
+      } else {
+        userOfJob.putIfAbsent(place.jobId(), "");
+      }
+      if (!placed.alreadyPlaced() || !userOfJob.get(place.jobId()).equals(before)) {
+        save(() -> place.replyTo().tell(decision));
+        return this;
+      }
     }
     place.replyTo().tell(decision);
     return this;
@@ -144,8 +212,44 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private Behavior<Command> onRelease(Release release) {
     Optional<Placement.Gpu> gpu = placement.gpuOf(release.jobId());
     boolean released = placement.release(release.jobId());
+    userOfJob.remove(release.jobId());
     gpu.ifPresent(g -> gpusByUuid.get(g.uuid()).tell(new GpuActor.Unplace(release.jobId())));
-    release.replyTo().tell(released);
+    if (released) {
+      save(() -> release.replyTo().tell(true));
+    } else {
+      release.replyTo().tell(false);
+    }
+    return this;
+  }
+
+  /** Hands the whole placement table to the store; {@code reply} once it is written (or not). */
+  private void save(Runnable reply) {
+    List<SavedPlacement> table = new ArrayList<>();
+    for (Placement.Gpu g : placement.gpus()) {
+      for (Placement.Slice s : placement.slicesOn(g.uuid())) {
+        table.add(
+            new SavedPlacement(
+                s.jobId(),
+                userOfJob.getOrDefault(s.jobId(), ""),
+                s.memoryBytes(),
+                s.smPercent(),
+                s.mps(),
+                g.uuid()));
+      }
+    }
+    getContext().pipeToSelf(store.save(table), (ok, failure) -> new Saved(reply, failure));
+  }
+
+  private Behavior<Command> onSaved(Saved saved) {
+    if (saved.failure() != null) {
+      // the decision stands (the job runs either way); only a restart would forget it
+      getContext()
+          .getLog()
+          .error(
+              "Placements not saved, a restart would forget the latest change: {}",
+              saved.failure().getMessage());
+    }
+    saved.reply().run();
     return this;
   }
 

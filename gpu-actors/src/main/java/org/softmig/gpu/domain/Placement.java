@@ -135,6 +135,50 @@ public final class Placement {
     return new Placed(best.uuid(), best.index(), false);
   }
 
+  /**
+   * Puts back a slice that was placed on the GPU {@code uuid} before a restart, without choosing
+   * again: the job keeps its GPU.
+   *
+   * @return {@link Placed}, or {@link Refused} when the slice is not valid, the job is placed
+   *     already, the GPU is not on this node (any more) or is of the other kind (MPS or not), or
+   *     the slice no longer fits there
+   */
+  public Decision restore(Slice slice, String uuid) {
+    Objects.requireNonNull(slice, "slice");
+    Optional<String> invalid = validate(slice);
+    if (invalid.isPresent()) {
+      return new Refused(invalid.get());
+    }
+    if (slices.containsKey(slice.jobId())) {
+      return new Refused("job " + slice.jobId() + " is placed already");
+    }
+    Gpu gpu = gpusByUuid.get(uuid);
+    if (gpu == null) {
+      return new Refused(
+          "job " + slice.jobId() + " was placed on GPU " + uuid + ", which this node does not have");
+    }
+    if (!fits(gpu, slice)) {
+      return new Refused(
+          "job "
+              + slice.jobId()
+              + " ("
+              + describe(slice)
+              + ") no longer fits GPU "
+              + gpu.index()
+              + " ("
+              + gpu.uuid()
+              + "): "
+              + formatBytes(freeBytes(gpu))
+              + " and "
+              + String.format(Locale.ROOT, "%.1f", freeSmPercent(gpu))
+              + " % SM free"
+              + (gpu.mps() == slice.mps() ? "" : ", and it is of the other kind (MPS or not)"));
+    }
+    slices.put(slice.jobId(), slice);
+    gpuOfJob.put(slice.jobId(), gpu);
+    return new Placed(gpu.uuid(), gpu.index(), false);
+  }
+
   /** Forgets the job's slice. Returns false when nothing was placed for it. */
   public boolean release(String jobId) {
     gpuOfJob.remove(jobId);

@@ -113,4 +113,58 @@ class NodeGuardianTest {
     guardian.tell(new NodeGuardian.Release("p", released.ref()));
     assertThat(released.receiveMessage()).isFalse();
   }
+
+  @Test
+  void placementsAreSavedAfterEachChangeAndRestoredOnTheirGpusAfterARestart() {
+    List<GpuDescriptor> gpus =
+        List.of(
+            new GpuDescriptor("GPU-a", 0, "A", 48 * GIB),
+            new GpuDescriptor("GPU-b", 1, "B", 48 * GIB));
+    GpuActor.Settings settings =
+        new GpuActor.Settings(
+            true, TimeSliceScheduler.Settings.defaults(TimeSliceScheduler.Policy.CAP));
+    java.util.List<List<SavedPlacement>> saves =
+        java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    PlacementStore store =
+        table -> {
+          saves.add(table);
+          return java.util.concurrent.CompletableFuture.completedFuture(null);
+        };
+    var first = testKit.spawn(NodeGuardian.create(gpus, g -> settings, List.of(), store));
+    TestProbe<Placement.Decision> placed = testKit.createTestProbe();
+    first.tell(new NodeGuardian.Place("a", "alice", 40 * GIB, 50, placed.ref()));
+    assertThat(placed.receiveMessage()).isEqualTo(new Placement.Placed("GPU-a", 0, false));
+    first.tell(new NodeGuardian.Place("b", "bob", 40 * GIB, 50, placed.ref()));
+    assertThat(placed.receiveMessage()).isEqualTo(new Placement.Placed("GPU-b", 1, false));
+    first.tell(new NodeGuardian.Place("gone", "carol", GIB, 10, placed.ref()));
+    placed.receiveMessage();
+    TestProbe<Boolean> released = testKit.createTestProbe();
+    first.tell(new NodeGuardian.Release("gone", released.ref()));
+    assertThat(released.receiveMessage()).isTrue();
+    assertThat(saves).hasSize(4);
+    List<SavedPlacement> last = saves.get(3);
+    assertThat(last)
+        .containsExactly(
+            new SavedPlacement("a", "alice", 40 * GIB, 50, false, "GPU-a"),
+            new SavedPlacement("b", "bob", 40 * GIB, 50, false, "GPU-b"));
+    testKit.stop(first);
+
+    List<SavedPlacement> restored = new java.util.ArrayList<>(last);
+    restored.add(new SavedPlacement("elsewhere", "dave", GIB, 10, false, "GPU-gone"));
+    var second = testKit.spawn(NodeGuardian.create(gpus, g -> settings, restored, store));
+    second.tell(new NodeGuardian.Place("c", "carol", 40 * GIB, 50, placed.ref()));
+    assertThat(placed.receiveMessage()).isInstanceOf(Placement.Refused.class);
+    second.tell(new NodeGuardian.Place("b", "bob", 40 * GIB, 50, placed.ref()));
+    assertThat(placed.receiveMessage()).isEqualTo(new Placement.Placed("GPU-b", 1, true));
+    // the restored job's processes get its slice as their limit
+    TestProbe<Object> probe = testKit.createTestProbe();
+    second.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(7, "a", 70, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-a", 0, 0, 0)),
+            output(probe)));
+    Welcomed w = probe.expectMessageClass(Welcomed.class);
+    assertThat(w.limits().get(0).memoryLimitBytes()).isEqualTo(40 * GIB);
+    assertThat(saves).hasSize(4); // nothing changed: nothing written
+  }
 }

@@ -246,4 +246,30 @@ class PlacementTest {
     assertThat(decision).isInstanceOf(Refused.class);
     assertThat(((Refused) decision).reason()).contains(parts);
   }
+
+  @Test
+  void restorePutsASliceBackOnItsOwnGpuAndCountsIt() {
+    // best fit would choose GPU-0; restore keeps the GPU the slice had
+    assertThat(placement.restore(new Slice("a", 40 * GIB, 50), "GPU-1"))
+        .isEqualTo(new Placed("GPU-1", 1, false));
+    assertThat(placement.gpuOf("a")).map(Gpu::uuid).contains("GPU-1");
+    assertThat(placement.committedBytes("GPU-1")).isEqualTo(40 * GIB);
+    assertThat(placement.place(new Slice("a", 40 * GIB, 50))).isEqualTo(new Placed("GPU-1", 1, true));
+    assertThat(placement.place(new Slice("b", 40 * GIB, 50))).isEqualTo(new Placed("GPU-0", 0, false));
+    assertThat(placement.place(new Slice("c", 40 * GIB, 50))).isInstanceOf(Refused.class);
+  }
+
+  @Test
+  void restoreRefusesAnUnknownGpuASliceThatNoLongerFitsAndATwiceRestoredJob() {
+    assertThat(placement.restore(new Slice("gone", GIB, 10), "GPU-9")).isInstanceOf(Refused.class);
+    assertThat(placement.restore(new Slice("a", 40 * GIB, 50), "GPU-0")).isInstanceOf(Placed.class);
+    assertThat(placement.restore(new Slice("a", 40 * GIB, 50), "GPU-1")).isInstanceOf(Refused.class);
+    assertThat(placement.restore(new Slice("b", 10 * GIB, 10), "GPU-0")).isInstanceOf(Refused.class);
+    assertThat(placement.restore(new Slice("mps", GIB, 10, true), "GPU-1"))
+        .isInstanceOf(Refused.class);
+    assertThat(placement.restore(new Slice("bad", 0, 10), "GPU-1")).isInstanceOf(Refused.class);
+    assertThat(placement.gpuOf("gone")).isEmpty();
+    assertThat(placement.committedBytes("GPU-0")).isEqualTo(40 * GIB);
+    assertThat(placement.committedBytes("GPU-1")).isZero();
+  }
 }
