@@ -154,6 +154,9 @@ fi
 exec "\$JAVA" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \${SOFTMIG_JAVA_OPTS:-} \\
 	-jar "$prefix/lib/softmig.jar" "\$@"
 EOF
+# The site's cluster CA and node certificates (docs/CLUSTER.md), TLS_DIR defaulting to here.
+with_paths "$here/softmig-cluster-certs.sh" >"$tmpd/softmig-cluster-certs"
+put "$tmpd/softmig-cluster-certs" "$prefix/bin/softmig-cluster-certs" 0755
 if [[ -n $link_dir ]]; then
 	install -d -m 0755 "$root$link_dir"
 	ln -sfn "$prefix/bin/softmig" "$root$link_dir/softmig"

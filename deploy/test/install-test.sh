@@ -21,7 +21,7 @@ mode() { stat -c '%a' "$1" 2>/dev/null; }
 R=$T/root
 out=$("${INSTALL[@]}" --root "$R" 2>&1)
 check "install.sh --root succeeds" test $? -eq 0
-for f in opt/softmig/bin/softmig opt/softmig/lib/libsoftmig.so opt/softmig/slurm/prolog.sh \
+for f in opt/softmig/bin/softmig opt/softmig/bin/softmig-cluster-certs opt/softmig/lib/libsoftmig.so opt/softmig/slurm/prolog.sh \
 	opt/softmig/slurm/task_prolog.sh opt/softmig/slurm/epilog.sh opt/softmig/slurm/softmig-slice-devices.sh; do
 	check_eq "$f is installed 0755" 755 "$(mode "$R/$f")"
 done
@@ -70,6 +70,8 @@ check "install.sh with other paths succeeds" test -x "$P/opt/bin/softmig"
 lib=$P/opt/slurm/softmig-slurm.sh
 check "the scripts read the chosen config directory" grep -qx "SOFTMIG_SYSCONFDIR=$P/etc" "$lib"
 check "the scripts use the chosen socket" grep -qx "SM_SOCKET=$P/run/softmig.sock" "$lib"
+check "the certificate script writes for the chosen config directory" \
+	grep -q 'TLS_DIR=${TLS_DIR:-'"$P/etc/tls"'}' "$P/opt/bin/softmig-cluster-certs"
 check "the scripts keep the library's built-in socket as default" grep -qx "SM_DEFAULT_SOCKET=/run/softmig/softmig.sock" "$lib"
 check "the unit runs the chosen program and config" \
 	grep -qx "ExecStart=$P/opt/bin/softmig coordinator --config $P/etc/softmig.conf" "$P/unit/softmig-coordinator.service"

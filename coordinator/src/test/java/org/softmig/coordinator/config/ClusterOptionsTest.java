@@ -172,4 +172,38 @@ class ClusterOptionsTest {
         .hasMessageContaining("key-store-password")
         .hasMessageNotContaining("s3cret");
   }
+
+  /**
+   * The shipped node file with its cluster lines switched on, including a {@code tls.conf} as
+   * softmig-cluster-certs writes it: a cluster with mutual TLS.
+   */
+  @Test
+  void theShippedNodeFileWithTheCertificateScriptsTlsConfMakesATlsCluster() throws Exception {
+    Path tlsDir = Files.createDirectories(dir.resolve("tls"));
+    Path ks = Files.writeString(tlsDir.resolve("node.p12"), "x");
+    Path ts = Files.writeString(tlsDir.resolve("trust.p12"), "x");
+    Files.writeString(
+        tlsDir.resolve("tls.conf"),
+        "softmig.cluster.tls {\n  key-store = \"" + ks + "\"\n  key-store-password = \"p1\"\n"
+            + "  trust-store = \"" + ts + "\"\n  trust-store-password = \"p2\"\n}\n");
+    String shipped = Files.readString(Path.of("..", "deploy", "etc", "softmig.conf"));
+    assertThat(shipped).contains("#include required(file(\"/etc/softmig/tls/tls.conf\"))");
+    String enabled =
+        shipped
+            .replace("#cluster-port = ", "cluster-port = ")
+            .replace("#seeds = ", "seeds = ")
+            .replace(
+                "#include required(file(\"/etc/softmig/tls/tls.conf\"))",
+                "include required(file(\"" + tlsDir.resolve("tls.conf") + "\"))");
+    Path node = Files.writeString(dir.resolve("softmig.conf"), enabled);
+
+    NodeSettings settings = NodeSettings.load(node);
+    ClusterOptions options = ClusterOptions.load(node);
+    assertThat(settings.clustered()).isTrue();
+    assertThat(options.tls()).hasValueSatisfying(t -> assertThat(t.keyStore()).isEqualTo(ks));
+    assertThat(options.toClusterSettings(settings).tls()).isPresent();
+
+    Files.delete(tlsDir.resolve("tls.conf"));
+    assertThatThrownBy(() -> ClusterOptions.load(node)).hasMessageContaining("tls.conf");
+  }
 }
