@@ -6,7 +6,11 @@
 # Checks: a half-slice job sees the half limit and gets CUDA_ERROR_OUT_OF_MEMORY past it; its
 # environment cannot raise the limit; slices are spread over the GPUs by placement and never
 # over capacity; the config file is root-owned during the job and gone after it; the placement
-# is released after the job; a full-GPU job runs without a limit; the job's report is stored.
+# is released after the job; a full-GPU job runs without a limit; the job's report is stored;
+# an MPS slice goes to the GPU the coordinator shares through MPS (a third simulated GPU, with the
+# coordinator tests' stand-in control daemon) and its process reaches cuInit with the GPU's pipe
+# directory and its limits as MPS client settings (the fake driver records them), whatever its
+# environment says.
 #
 # Root, Debian 12 (installs munge and SLURM 22.05 with apt when missing), gcc, the CUDA headers
 # (/usr/local/cuda/include or SOFTMIG_CUDA_INCLUDE), and the build outputs (built with Maven
@@ -19,7 +23,8 @@ TOP=$(cd "$DEPLOY/.." && pwd)
 . "$DEPLOY/test/lib/single-node-slurm.sh"
 . "$DEPLOY/test/lib/softmig-node.sh"
 
-SPEC=L40S:48G,L40S:48G
+SPEC=L40S:48G,L40S:48G,L40S:48G
+MPS_STAND_IN=$TOP/coordinator/src/test/resources/mps/nvidia-cuda-mps-control
 GIB=1073741824
 CUDA_INCLUDE=${SOFTMIG_CUDA_INCLUDE:-/usr/local/cuda/include}
 SHIM=$TOP/native-shim/build/libsoftmig.so
@@ -52,6 +57,10 @@ cleanup() {
 		kill -KILL -- "-$COORD_PID" 2>/dev/null
 		snode_log "stopped coordinator ($COORD_PID)"
 	fi
+	# the MPS control daemon outlives the coordinator by design
+	for d in "$RUN"/mps/*/pipe; do
+		[[ -d $d ]] && echo quit | CUDA_MPS_PIPE_DIRECTORY=$d timeout 10 "$MPS_STAND_IN" >/dev/null 2>&1
+	done
 	[[ ${KEEP:-0} == 1 ]] && echo "kept $B" || rm -rf "$B"
 }
 trap cleanup EXIT
@@ -87,8 +96,14 @@ sn_setup "$B" "$SHIM" "$jar" || die "SLURM did not come up"
 
 # ------------------------------------------------------------------ coordinator
 mkdir -p "$RUN"
+# GPU 2 is shared through MPS, with the pipe directories where the Prolog expects them
+# (install.sh made MPS_BASE_DIR <rundir>/mps); the stand-in daemon ends when they are removed
+cat >"$B/node.conf" <<EOF
+softmig.mps.base-dir = "$RUN/mps"
+softmig.mps.control = "$MPS_STAND_IN"
+EOF
 setsid "$CLI" coordinator --socket "$SOCK" --simulate "$SPEC" --config-dir "$RUN" \
-	--node-name "$SNODE_NODE" >"$B/coordinator.log" 2>&1 &
+	--node-name "$SNODE_NODE" --state-dir "$B/state" --mps 2 --config "$B/node.conf" >"$B/coordinator.log" 2>&1 &
 COORD_PID=$!
 for _ in $(seq 1 300); do
 	[[ -S $SOCK ]] && "$CLI" status --socket "$SOCK" >/dev/null 2>&1 && break
@@ -108,6 +123,7 @@ conf=$RUN/\$SLURM_JOB_ID.conf
 echo "CVD=\${CUDA_VISIBLE_DEVICES-<unset>}"
 echo "PRELOAD=\${LD_PRELOAD-<unset>}"
 echo "CONF_OWNER=\$(stat -c '%U %a' "\$conf" 2>/dev/null)"
+export SOFTMIG_FAKE_INIT_ENV=$B/jobs/init-env-\$SLURM_JOB_ID
 echo "PROBE=\$('$B/build/alloc-probe' \${PROBE_ARGS:-})"
 EOF
 chmod 755 "$B/jobs/probe.sh"
@@ -182,6 +198,27 @@ check_eq "each held 20 GiB of its own 24 GiB" yes "$held"
 out=$("$CLI" place --job 999998 --mem 48G --sm 100 --socket "$SOCK" 2>&1)
 check "after the jobs a whole GPU is free again (placements released)" grep -qE '^GPU-' <<<"$out"
 "$CLI" release --job 999998 --socket "$SOCK" >/dev/null 2>&1
+
+# ------------------------------------------------------------------ an MPS slice
+mps_uuid=$(status_json | tr -d ' \n' | grep -oE '"uuid":"GPU-[0-9a-f-]+","index":2[,}]' | grep -oE 'GPU-[0-9a-f-]+')
+job=$(SN_SUBMIT_ENV="$SUBMIT_ENV CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100 CUDA_MPS_PIPE_DIRECTORY=/tmp/mine" \
+	sn_submit --gres=gpu:l40s.mps4:1 --export=ALL,PROBE_ARGS="--max-gib 4" "$B/jobs/probe.sh")
+state=$(snode_wait_job "$job" 120)
+p=$(sn_field "$job" PROBE)
+echo "  job $job: $p"
+check_eq "MPS slice job completes" COMPLETED "$state"
+check_eq "it runs on the GPU shared through MPS (GPU 2)" "$mps_uuid" "$(sn_field "$job" CVD)"
+check_eq "it sees its slice's memory (12 GiB)" $((12 * GIB)) "$(jf "$p" total_bytes)"
+seen=$(cat "$B/jobs/init-env-$job" 2>/dev/null)
+check "cuInit saw the GPU's MPS pipe directory, not the job's own" \
+	grep -qx "CUDA_MPS_PIPE_DIRECTORY=$RUN/mps/$mps_uuid/pipe" <<<"$seen"
+check "cuInit saw the slice's 25 % as active threads, not the job's 100" \
+	grep -qx "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25" <<<"$seen"
+check "cuInit saw the slice's memory as the pinned memory limit" \
+	grep -qx "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=12288M" <<<"$seen"
+check "the coordinator runs the GPU's MPS control daemon" grep -q '"state" *: *"ready"' <<<"$(status_json)"
+seen=$(cat "$B/jobs/init-env-${jobs[0]}" 2>/dev/null)
+check "a half slice's process reached cuInit with no MPS setting" grep -qx "CUDA_MPS_PIPE_DIRECTORY" <<<"$seen"
 
 # ------------------------------------------------------------------ a full GPU
 job=$(SN_SUBMIT_ENV="$SUBMIT_ENV" sn_submit -p gpu --gres=gpu:l40s:1 \
