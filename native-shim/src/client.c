@@ -6,7 +6,8 @@
  * lease idle check, and on any error closes the socket and reconnects with backoff (10 ms
  * doubling to 1 s), sending Hello{reconnect, holdings} so the coordinator rebuilds its ledger
  * from the claim.  While the coordinator is away the process keeps running within its away
- * budget (memory.c) and launches run ungated.
+ * budget (memory.c) and launches of a job with an SM limit keep its share (lease.c); the
+ * back-off keeps ticking the lease gate for that.
  *
  * Any thread may write a frame (client_send) under send_mu; MemReserve waits for its
  * MemReply in a pending slot under mu.  A full window of slots makes the caller wait for one
@@ -310,7 +311,7 @@ static void on_limits(size_t n, Softmig__V1__DeviceLimits **limits, uint32_t lea
 		if (dev >= shim.ndev)
 			continue;
 		mem_on_limit(dev, limits[i]->memory_limit_bytes);
-		lease_on_limits(dev, limits[i]->gated, lease_us);
+		lease_on_limits(dev, limits[i]->gated, limits[i]->sm_limit_percent, lease_us);
 		log_msg(LOG_INFO, "device %d: memory limit %llu bytes, sm limit %.1f%%%s", dev,
 			(unsigned long long)limits[i]->memory_limit_bytes, limits[i]->sm_limit_percent,
 			limits[i]->gated ? ", gated" : "");
@@ -345,6 +346,7 @@ static void dispatch(const Softmig__V1__ServerFrame *sf)
 {
 	switch (sf->body_case) {
 	case SOFTMIG__V1__SERVER_FRAME__BODY_WELCOME:
+		lease_on_welcome();
 		on_limits(sf->welcome->n_limits, sf->welcome->limits, sf->welcome->lease_us);
 		cl.ever_welcomed = true;
 		mem_on_welcome(set_welcomed);
@@ -418,6 +420,21 @@ static void wait_wake(int timeout_ms)
 	}
 }
 
+/* The reconnect back-off: ms, with the lease ticks that pace launches while away. */
+static void wait_away(int ms)
+{
+	int64_t end = mono_ns() + (int64_t)ms * 1000000;
+
+	for (;;) {
+		int64_t left_ms = (end - mono_ns()) / 1000000;
+		int tick_ms = lease_tick();
+
+		if (left_ms <= 0)
+			return;
+		wait_wake(tick_ms < left_ms ? tick_ms : (int)left_ms);
+	}
+}
+
 static void *client_main(void *arg)
 {
 	int backoff_ms = 10;
@@ -436,7 +453,7 @@ static void *client_main(void *arg)
 				if (cl.fd >= 0)
 					disconnect("hello failed");
 				finish_attempt();
-				wait_wake(backoff_ms);
+				wait_away(backoff_ms);
 				backoff_ms = backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2;
 				continue;
 			}

@@ -29,6 +29,16 @@
  *
  * Early release: the socket thread (lease_tick, every ~1 ms while a lease is held) releases
  * with idle=true when no launch happened for IDLE_NS and the streams are drained.
+ *
+ * Coordinator away (the connection dropped, until the next Welcome): a gated device whose job
+ * has an SM limit below 100 % keeps its share locally.  Launches run in windows of one lease
+ * length (the node's, as the Welcome said); at a window's end (the socket thread, which keeps
+ * ticking while it reconnects, closes the gate) the next launch drains the window's work and
+ * waits off = on * (100 - limit) / limit, on being the window plus its drain, so the process
+ * keeps the GPU busy no more than its limit's fraction of the time.  A gated device of a job
+ * without an SM limit runs ungated while away.  The Welcome after a reconnect ends the pacing.
+ * A process that starts while the coordinator's socket exists but does not answer (restarting,
+ * stalled) is paced at its configured SM limit until its first Welcome.
  */
 #include "lease.h"
 
@@ -37,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "interpose.h"
@@ -86,6 +97,12 @@ struct lease_dev {
 	int64_t last_wait_end;
 	bool last_wait_blocked;
 	int64_t per_launch_ns;          /* GPU time per launch, last measured; 0 = unknown */
+
+	double share;                   /* the job's SM limit as a fraction, last told; 0 = none */
+	int64_t window_ns;              /* the node's lease length, last told */
+	bool away;                      /* coordinator away: launches paced locally at share */
+	bool away_window;               /* a local window is open (or its drain is due) */
+	int64_t away_next_open;         /* when the next local window may open */
 };
 
 static struct lease_dev leases[CFG_MAX_DEVICES];
@@ -110,13 +127,51 @@ static void init_dev(struct lease_dev *g)
 	atomic_store(&g->open_until, OPEN);
 	atomic_store(&g->last_stream, NO_STREAM);
 	atomic_store(&g->pace_k, 8);
+	g->window_ns = 20000000; /* the coordinator's default lease until a Welcome says otherwise */
+}
+
+/*
+ * Before the first Welcome: where the coordinator's socket exists (it is restarting or stalled),
+ * a device with a configured SM limit is paced at it as if the coordinator had gone away.
+ */
+static void start_away(struct lease_dev *g, double sm_limit_percent)
+{
+	if (!(sm_limit_percent > 0 && sm_limit_percent < 100))
+		return;
+	g->gated = true;
+	g->share = sm_limit_percent / 100.0;
+	g->away = true;
+	atomic_store(&g->open_until, 0);
 }
 
 void lease_start(void)
 {
-	for (int i = 0; i < CFG_MAX_DEVICES; i++)
+	bool expected = access(shim.cfg.socket_path, F_OK) == 0;
+
+	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
 		init_dev(&leases[i]);
+		if (expected && i < shim.ndev)
+			start_away(&leases[i], cfg_sm_limit(&shim.cfg, i));
+	}
 	atomic_store(&connected, 0);
+}
+
+void lease_on_welcome(void)
+{
+	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
+		struct lease_dev *g = &leases[i];
+
+		pthread_mutex_lock(&g->mu);
+		if (g->away) {
+			/* the Welcome's limits gate what the coordinator gates; the rest runs ungated */
+			g->away = false;
+			g->away_window = false;
+			g->gated = false;
+			atomic_store(&g->open_until, OPEN);
+			pthread_cond_broadcast(&g->cv);
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
 }
 
 void lease_after_fork(void)
@@ -293,6 +348,54 @@ static bool drained_locked(struct lease_dev *g)
 	return true;
 }
 
+/* Waits on g->cv until CLOCK_MONOTONIC reaches mono_ns (or a wake-up); g->mu held. */
+static void wait_until_locked(struct lease_dev *g, int64_t mono_ns)
+{
+	int64_t left = mono_ns - now_ns();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += left / 1000000000LL;
+	ts.tv_nsec += left % 1000000000LL;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	g->waiters++;
+	pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+	g->waiters--;
+}
+
+/*
+ * Coordinator away: the window that ended is drained and followed by its off time; then the
+ * next window opens.  g->mu held.  Returns true when a window is open for the launch, false
+ * when the caller must look again (it waited, or the link changed meanwhile).
+ */
+static bool away_window_locked(struct lease_dev *g, int64_t now)
+{
+	if (g->away_window) {
+		int64_t on;
+
+		drain_locked(g);
+		on = now_ns() - g->grant_ns;
+		g->away_window = false;
+		g->away_next_open = now_ns() + (int64_t)((double)on * (1.0 - g->share) / g->share);
+		return false;
+	}
+	if (now < g->away_next_open) {
+		wait_until_locked(g, g->away_next_open);
+		return false;
+	}
+	g->away_window = true;
+	g->grant_ns = now;
+	g->open_ended = false;
+	g->deadline_ns = now + g->window_ns;
+	atomic_store(&g->open_until, g->deadline_ns);
+	return true;
+}
+
 /*
  * Slow path: the launch needs a lease and none is valid.  Returns when the launch may go
  * ahead (a lease was granted, or the gate opened).
@@ -306,6 +409,11 @@ static void acquire(int dev, struct lease_dev *g)
 
 		if (until == OPEN || now < until)
 			break;
+		if (g->away) {
+			if (away_window_locked(g, now))
+				break;
+			continue;
+		}
 		if (g->tail_n && !g->tail_waiting) {
 			finish_tail_locked(dev, g, true);
 			continue; /* a grant may have come meanwhile */
@@ -454,17 +562,21 @@ static inline void lease_after(int dev, CUstream s, CUresult rc)
 	}
 }
 
-void lease_on_limits(int dev, bool gated, uint32_t lease_us)
+void lease_on_limits(int dev, bool gated, double sm_limit_percent, uint32_t lease_us)
 {
 	struct lease_dev *g;
 
 	if (dev < 0 || dev >= CFG_MAX_DEVICES)
 		return;
-	(void)lease_us;
 	g = &leases[dev];
 	atomic_store(&connected, 1);
 	pthread_mutex_lock(&g->mu);
 	g->gated = gated;
+	g->share = sm_limit_percent > 0 && sm_limit_percent < 100 ? sm_limit_percent / 100.0 : 0;
+	if (lease_us)
+		g->window_ns = (int64_t)lease_us * 1000;
+	g->away = false;
+	g->away_window = false;
 	g->held = false;
 	g->revoked = false;
 	g->handoff_ns = 0;
@@ -536,13 +648,30 @@ void lease_on_disconnect(void)
 		struct lease_dev *g = &leases[i];
 
 		pthread_mutex_lock(&g->mu);
-		if (g->gated && !atomic_exchange(&warned_ungated, 1))
+		if (g->gated && g->share > 0) {
+			if (!g->away)
+				log_msg(LOG_WARN, "coordinator away: kernel launches on device %d paced at %.1f%% until it is back",
+					i, g->share * 100);
+		} else if (g->gated && !atomic_exchange(&warned_ungated, 1)) {
 			log_msg(LOG_WARN, "coordinator away: kernel launches run ungated until it is back");
+		}
 		g->held = false;
 		g->requested = false;
 		g->revoked = false;
-		g->nstreams = 0;
-		atomic_store(&g->open_until, OPEN);
+		if (g->gated && g->share > 0) {
+			/* the streams stay known: the window's drain covers the lease's queued work too */
+			if (!g->away) {
+				/* what the lease queued is drained by the first launch, and paid for */
+				g->away = true;
+				g->away_window = g->nstreams > 0;
+				g->grant_ns = now_ns();
+				g->away_next_open = 0;
+			}
+			atomic_store(&g->open_until, 0);
+		} else {
+			g->nstreams = 0;
+			atomic_store(&g->open_until, OPEN);
+		}
 		pthread_cond_broadcast(&g->cv);
 		pthread_mutex_unlock(&g->mu);
 	}
@@ -565,6 +694,15 @@ int lease_tick(void)
 		}
 		if (g->tail_n)
 			wait_ms = 1;
+		if (g->away) {
+			int64_t until = atomic_load(&g->open_until);
+
+			/* a local window ends: the next launch drains it and waits its off time */
+			if (until != 0 && until != OPEN && now >= until)
+				atomic_compare_exchange_strong(&g->open_until, &until, 0);
+			wait_ms = 1;
+			continue;
+		}
 		if (!g->held)
 			continue;
 		wait_ms = 1;

@@ -11,15 +11,23 @@
 void lease_start(void);
 void lease_after_fork(void);
 
-/* Welcome / LimitsUpdate: whether dev needs a lease; lease_us is the node's default length. */
-void lease_on_limits(int dev, bool gated, uint32_t lease_us);
+/* A Welcome, before its limits: local pacing ends (the limits then gate what they gate). */
+void lease_on_welcome(void);
+/*
+ * Welcome / LimitsUpdate: whether dev needs a lease, the job's SM limit (kept for pacing while the
+ * coordinator is away) and the node's lease length (0 = unchanged).
+ */
+void lease_on_limits(int dev, bool gated, double sm_limit_percent, uint32_t lease_us);
 /*
  * LeaseGrant.  gpu_free_mono_ns: when the GPU became free for it (CLOCK_MONOTONIC, 0 = unknown);
  * the hand-off (arrival - gpu_free_mono_ns) goes back in the lease's LeaseRelease.
  */
 void lease_on_grant(int dev, uint64_t lease_id, uint32_t duration_us, int64_t gpu_free_mono_ns);
 void lease_on_revoke(int dev, uint64_t lease_id);
-/* The connection dropped: every gate opens (launches run ungated) and waiters wake up. */
+/*
+ * The connection dropped: a gated device of a job with an SM limit paces its launches locally at
+ * that limit until the next Welcome; every other gate opens; waiters wake up.
+ */
 void lease_on_disconnect(void);
 
 /* Socket thread: end leases that went idle or ran out; returns ms until it wants to run again. */
