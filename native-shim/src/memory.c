@@ -16,9 +16,10 @@
  *     limit passes through).  An allocation over the budget waits up to AWAY_WAIT_S for the
  *     coordinator to come back, then is refused.  A process that never reached a coordinator knows
  *     nothing of the job's other processes: where the socket file exists (a coordinator serves
- *     this node, and is restarting or stalled) its allocations wait until AWAY_WAIT_S after the
- *     shim started for the coordinator, and only then use the configured limit; with no socket
- *     file they use it at once.  Everything decided locally is in the next Hello's holdings.
+ *     this node, and is restarting or stalled) its budget is nothing, so every allocation waits
+ *     for the coordinator like any other over the budget; only where there is no socket file (no
+ *     coordinator on this node) does it use its configured limit.  Everything decided locally is
+ *     in the next Hello's holdings.
  * Over the limit the wrapper returns CUDA_ERROR_OUT_OF_MEMORY and the process lives; one line
  * goes to stderr (at most one a second).
  *
@@ -71,8 +72,7 @@ static struct mem_dev devs[CFG_MAX_DEVICES];
 static struct ptrmap ptrs;
 static enum link link_state = LINK_AWAY;
 static bool ever_up;
-/* CLOCK_MONOTONIC before which a process that never reached a coordinator does not decide alone */
-static struct timespec alone_after;
+static bool expected;  /* the coordinator's socket existed at start: nothing is decided alone */
 
 static void init_cv(void)
 {
@@ -90,15 +90,12 @@ void mem_start(void)
 	init_cv();
 	link_state = LINK_AWAY;
 	ever_up = false;
-	memset(&alone_after, 0, sizeof(alone_after));
-	if (access(shim.cfg.socket_path, F_OK) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &alone_after);
-		alone_after.tv_sec += AWAY_WAIT_S;
-	}
+	expected = access(shim.cfg.socket_path, F_OK) == 0;
 	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
 		memset(&devs[i], 0, sizeof(devs[i]));
 		devs[i].limit = cfg_mem_limit(&shim.cfg, i);
-		devs[i].away_cap = devs[i].limit ? devs[i].limit : UNLIMITED;
+		/* the job's other processes may hold its limit: without the coordinator, nothing */
+		devs[i].away_cap = !devs[i].limit ? UNLIMITED : expected ? 0 : devs[i].limit;
 	}
 	pthread_mutex_unlock(&mem_mu);
 }
@@ -110,7 +107,7 @@ void mem_after_fork(void)
 	memset(devs, 0, sizeof(devs));
 	link_state = LINK_AWAY;
 	ever_up = false;
-	memset(&alone_after, 0, sizeof(alone_after));
+	expected = false;
 	/* the child owns none of the parent's device memory; the table itself is leaked on purpose */
 	memset(&ptrs, 0, sizeof(ptrs));
 }
@@ -415,15 +412,6 @@ static bool wait_link(enum link from, const struct timespec *deadline)
 	return true;
 }
 
-/* Whether CLOCK_MONOTONIC is still before t. */
-static bool before(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec < t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec < t->tv_nsec);
-}
-
 static void deadline_in(struct timespec *ts, int seconds)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -454,16 +442,11 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 			continue;
 		}
 		if (link_state == LINK_AWAY) {
-			if (!ever_up && before(&alone_after)) {
-				/* the job's other processes may hold its limit: the coordinator decides */
-				wait_link(LINK_AWAY, &alone_after);
-				continue;
-			}
 			if (fits(d->used + d->inflight, bytes, d->away_cap)) {
 				take_locked(d, bytes);
 				goto out_granted;
 			}
-			if (ever_up && !waited_away) {
+			if ((ever_up || expected) && !waited_away) {
 				struct timespec dl;
 
 				waited_away = true;
