@@ -53,6 +53,13 @@ public final class Coordinator implements AutoCloseable {
   /** How often this node's status is compared with the last one published to the cluster. */
   private static final Duration PUBLISH_CHECK = Duration.ofSeconds(1);
 
+  /**
+   * After a start the GPU actors' ledgers only record for this long: the shims of running jobs
+   * reconnect (their back-off is at most 1 s) with what they hold before any job's first session
+   * back is given memory that its other sessions still hold.
+   */
+  static final Duration SETTLE_AFTER_START = Duration.ofSeconds(3);
+
   private final NodeSettings settings;
   private final GpuInventory inventory;
   private final ActorSystem<NodeGuardian.Command> system;
@@ -157,7 +164,8 @@ public final class Coordinator implements AutoCloseable {
                 TimeUnit.MILLISECONDS.toNanos(settings.leaseMillis()),
                 TimeSliceScheduler.Settings.DEFAULT_GRACE_NANOS),
             metrics == null ? GrantListener.NONE : metrics.grantListener(),
-            0); // contexts are charged by the shims as measured (CONTEXT reserves), not guessed
+            0, // contexts are charged by the shims as measured (CONTEXT reserves), not guessed
+            SETTLE_AFTER_START);
     // the placements saved before a restart, put back before the socket opens
     StateStore state = new StateStore(new StateFile(settings.stateDir()));
     ActorSystem<NodeGuardian.Command> system =

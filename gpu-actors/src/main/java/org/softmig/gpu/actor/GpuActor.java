@@ -149,6 +149,11 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     INSTANCE
   }
 
+  /** The settling time after the start is over: the ledger decides again. */
+  private enum EndSettling implements Command {
+    INSTANCE
+  }
+
   /** A revoked credit that was not returned in time. */
   private record CreditTimeout(long sessionId, long epoch) implements Command {}
 
@@ -166,11 +171,25 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    * @param contextReserveBytes device memory each session is assumed to use for its CUDA context
    *     until NVML measures more ({@link MemoryLedger#setContextReserve}); 0 on simulated GPUs
    */
+  /**
+   * @param settle how long after its start the ledger only records (reconnecting sessions come
+   *     back with their holdings) before it decides reserves and lends credits ({@link
+   *     MemoryLedger#startSettling}); zero for none
+   */
   public record Settings(
       boolean gated,
       TimeSliceScheduler.Settings scheduler,
       GrantListener grants,
-      long contextReserveBytes) {
+      long contextReserveBytes,
+      Duration settle) {
+    public Settings(
+        boolean gated,
+        TimeSliceScheduler.Settings scheduler,
+        GrantListener grants,
+        long contextReserveBytes) {
+      this(gated, scheduler, grants, contextReserveBytes, Duration.ZERO);
+    }
+
     public Settings(boolean gated, TimeSliceScheduler.Settings scheduler, GrantListener grants) {
       this(gated, scheduler, grants, 0);
     }
@@ -181,7 +200,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
 
     /** The same settings with the lease gate on or off (off on a GPU shared through MPS). */
     public Settings withGated(boolean v) {
-      return new Settings(v, scheduler, grants, contextReserveBytes);
+      return new Settings(v, scheduler, grants, contextReserveBytes, settle);
     }
   }
 
@@ -227,6 +246,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     this.clock = clock;
     this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
     this.ledger.setContextReserve(settings.contextReserveBytes());
+    if (settings.settle().compareTo(Duration.ZERO) > 0) {
+      ledger.startSettling();
+      timers.startSingleTimer(EndSettling.INSTANCE, settings.settle());
+    }
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
     this.leases = new LeaseSharing(scheduler);
   }
@@ -242,6 +265,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(LeaseRelease.class, this::onLeaseRelease)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(CreditTimeout.class, this::onCreditTimeout)
+        .onMessageEquals(EndSettling.INSTANCE, this::onEndSettling)
         .onMessage(Attach.class, this::onAttach)
         .onMessage(Detach.class, this::onDetach)
         .onMessage(Place.class, this::onPlace)
@@ -445,6 +469,11 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         }
       }
     }
+  }
+
+  private Behavior<Command> onEndSettling() {
+    apply(ledger.endSettling());
+    return this;
   }
 
   private Behavior<Command> onCreditTimeout(CreditTimeout timeout) {

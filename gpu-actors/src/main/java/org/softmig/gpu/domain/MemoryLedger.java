@@ -166,6 +166,7 @@ public final class MemoryLedger {
   private final ArrayDeque<Pending> deferred = new ArrayDeque<>();
   private long held;
   private long overheadTotal;
+  private boolean settling;
   private long contextReserve;
   private long nextEpoch = 1;
 
@@ -252,6 +253,27 @@ public final class MemoryLedger {
     }
     if (effects.isEmpty()) {
       maybeGrantCredit(job, effects); // less overhead may leave room to lend again
+    }
+    return effects;
+  }
+
+  /**
+   * After a start: the processes that held memory before are reconnecting, and until they all
+   * have the ledger knows only part of what each job holds. While settling it records (attaches
+   * with their claims, frees, reports) but decides nothing: reserves wait and no credit is lent,
+   * so a job's first session back cannot be given what its other sessions still hold.
+   */
+  public void startSettling() {
+    settling = true;
+  }
+
+  /** Settling is over: the reserves that waited are decided in order, then credits lent. */
+  public List<Effect> endSettling() {
+    settling = false;
+    List<Effect> effects = new ArrayList<>();
+    for (Job job : List.copyOf(jobs.values())) {
+      resolveDeferred(job, effects);
+      maybeGrantCredit(job, effects);
     }
     return effects;
   }
@@ -369,7 +391,7 @@ public final class MemoryLedger {
     if (bytes < 0) {
       return refuse(session, "a negative size " + bytes);
     }
-    if (!session.credited() && creditOutstanding(session.job)) {
+    if (settling || (!session.credited() && creditOutstanding(session.job))) {
       deferred.add(new Pending(sessionId, ticket, bytes));
       return new Deferred();
     }
@@ -605,7 +627,7 @@ public final class MemoryLedger {
 
   /** Lends the remaining limit to a job's only session, if it has a limit and no credit. */
   private void maybeGrantCredit(Job job, List<Effect> effects) {
-    if (job.limit <= 0 || job.sessions.size() != 1) {
+    if (settling || job.limit <= 0 || job.sessions.size() != 1) {
       return;
     }
     Session session = job.sessions.iterator().next();
@@ -624,7 +646,7 @@ public final class MemoryLedger {
   }
 
   private void resolveDeferred(Job job, List<Effect> effects) {
-    if (creditOutstanding(job)) {
+    if (settling || creditOutstanding(job)) {
       return;
     }
     Iterator<Pending> it = deferred.iterator();

@@ -42,6 +42,39 @@ class MemoryLedgerTest {
   }
 
   @Test
+  void whileSettlingAfterAStartTheFirstSessionBackGetsNothingItsJobsOthersStillHold() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.startSettling();
+    ledger.setLimit("j", GIB);
+
+    // a new process of the job is back first: no credit, its reserve waits
+    assertThat(ledger.attach("j", 1, 0)).isEmpty();
+    assertThat(ledger.reserve(1, 600 * MIB, 7)).isInstanceOf(Deferred.class);
+    // the job's other process reconnects with what it held before the restart
+    assertThat(ledger.attach("j", 2, 600 * MIB)).isEmpty();
+
+    List<Effect> effects = ledger.endSettling();
+
+    assertThat(effects).hasSize(1);
+    var resolved = (Resolved) effects.get(0);
+    assertThat(resolved.sessionId()).isEqualTo(1);
+    assertThat(resolved.ticket()).isEqualTo(7);
+    assertThat(resolved.decision()).isInstanceOf(Refused.class);
+    assertThat(ledger.job("j").orElseThrow().usedBytes()).isEqualTo(600 * MIB);
+    assertThat(ledger.reserve(1, 400 * MIB, 8)).isInstanceOf(Granted.class);
+  }
+
+  @Test
+  void afterSettlingALoneSessionIsLentItsCredit() {
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.startSettling();
+    ledger.setLimit("j", GIB);
+    assertThat(ledger.attach("j", 1, 100 * MIB)).isEmpty();
+
+    assertThat(ledger.endSettling()).containsExactly(new CreditGrant(1, GIB, 1));
+  }
+
+  @Test
   void refusesWhatDoesNotFitOnTheCardEvenWithoutALimit() {
     MemoryLedger ledger = new MemoryLedger("gpu0", 8 * GIB);
     ledger.attach("a", 1, 0);
