@@ -147,6 +147,62 @@ class StallAndRestartIT {
     awaitLedger("waits", 600 * MIB);
   }
 
+  private static Map<String, String> launcher(String id, String smLimit) {
+    Map<String, String> env = new java.util.HashMap<>();
+    env.put("SOFTMIG_JOB_ID", id);
+    env.put("SOFTMIG_FAKE_KERNEL_US", "1000");
+    if (smLimit != null) {
+      env.put("CUDA_DEVICE_SM_LIMIT", smLimit);
+    }
+    return env;
+  }
+
+  @Test
+  void launchesKeepTheJobsShareWhileTheCoordinatorIsAway() throws Exception {
+    rig.startCoordinatorProcess();
+    double uncapped =
+        rig.hold("launch_probe", launcher("alone", null), "kernel", "2", "--sync-every", "8")
+            .line()
+            .path("rate")
+            .asDouble();
+
+    Process capped =
+        rig.launch(
+            "launch_probe", launcher("capped", "25"), "kernel", "4", "--sync-every", "8");
+    Thread.sleep(1000);
+    rig.killCoordinatorProcess();
+    JsonNode r = rig.held(capped).line();
+
+    // three of its four seconds without a coordinator, and still about a quarter of the rate
+    double share = r.path("rate").asDouble() / uncapped;
+    System.out.printf(
+        "away: %.1f kernels/s, alone %.1f/s, %.1f %%%n", r.path("rate").asDouble(), uncapped, 100 * share);
+    assertThat(uncapped).isGreaterThan(300);
+    assertThat(share).as("%s vs %.1f/s alone; %s", r, uncapped, rig.shimLog()).isBetween(0.15, 0.35);
+  }
+
+  @Test
+  void aProcessStartingWhileTheCoordinatorIsGoneKeepsItsConfiguredShare() throws Exception {
+    try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dead.bind(UnixDomainSocketAddress.of(rig.socket()));
+    }
+    double alone =
+        rig.hold("launch_probe", launcher("gone-alone", null), "kernel", "2", "--sync-every", "8")
+            .line()
+            .path("rate")
+            .asDouble();
+    JsonNode r =
+        rig.hold("launch_probe", launcher("gone-capped", "25"), "kernel", "3", "--sync-every", "8")
+            .line();
+
+    double share = r.path("rate").asDouble() / alone;
+    System.out.printf(
+        "never welcomed: %.1f kernels/s, alone %.1f/s, %.1f %%%n",
+        r.path("rate").asDouble(), alone, 100 * share);
+    assertThat(alone).isGreaterThan(300);
+    assertThat(share).as("%s vs %.1f/s alone", r, alone).isBetween(0.15, 0.35);
+  }
+
   @Test
   void afterSigkillAndRestartTheHoldersReconnectAndTheLedgerHasTheirHoldings() throws Exception {
     rig.startCoordinatorProcess();
