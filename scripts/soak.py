@@ -307,8 +307,11 @@ class Soak:
         next_status = time.time()
         next_check = time.time() + a.check_every
         restart_at = None
+        stop = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.append(True))
         try:
-            while time.time() < end:
+            while time.time() < end and not stop:
                 now = time.time()
                 self.reap()
                 self.check_overs()
@@ -360,7 +363,7 @@ class Soak:
                                  for j in self.jobs),
             "processes started: %d, SIGKILLed: %d; coordinator SIGKILLed and restarted: %d"
             % (c["started"], c["kills"], c["coordinator_kills"]),
-            "status samples: %d (%d while the coordinator was away); quiet checks: %d"
+            "status samples: %d (%d failed); quiet checks: %d"
             % (c["status_samples"], c["status_failures"], c["checks"]),
             "over-limit moments (processes' own counts): %d; over in status: %d" % (c["over_moments"], c["status_over"]),
             "leaks: %d; under-counts: %d" % (c["leaks"], c["undercounts"]),
