@@ -141,7 +141,7 @@ class Soak:
 
     def start_coordinator(self):
         cmd = [SOFTMIG, "coordinator", "--socket", self.socket, "--node-name", "soak",
-               "--config-dir", self.confdir]
+               "--config-dir", self.confdir, "--state-dir", os.path.join(self.dir, "state")]
         if not self.args.real:
             cmd += ["--simulate", self.spec]
         out = open(os.path.join(self.dir, "coordinator.log"), "ab")
