@@ -61,6 +61,8 @@ class CoordinatorRestartIT {
   @Test
   void killedAndRestartedMidJobRebuildsTheLedgerExactly() throws Exception {
     rig.startCoordinatorProcess();
+    // a fresh coordinator lends no credit while it settles (3 s); the holder is to have one
+    Thread.sleep(3500);
     ShimRig.Shell holder = rig.shell(job("restart"));
     assertThat(holder.alloc("alloc", 600 * MIB)).isZero();
 
