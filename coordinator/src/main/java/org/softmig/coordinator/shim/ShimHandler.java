@@ -260,7 +260,8 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
             peer.uid(),
             identity.user(),
             identity.source(),
-            version);
+            version,
+            identity.kernelJob());
     long[] holdings = new long[hello.getDevicesCount()];
     for (Holding h : hello.getHoldingsList()) {
       holdings[h.getDeviceIndex()] += h.getBytes(); // checked in FrameChecks.hello
@@ -496,6 +497,11 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       ServerFrame frame =
           Frames.welcome(version, spec, limits, services.leaseMicros(), services.nodeName());
       ctx.executor().execute(() -> onWelcome(frame, gpuRefs));
+    }
+
+    @Override
+    public void refuse(String reason) {
+      ctx.executor().execute(() -> fail(0, Error.Code.PERMISSION_DENIED, reason));
     }
 
     /**

@@ -8,6 +8,13 @@ import org.softmig.gpu.actor.LimitSource;
  * @param jobId the job (the config file's name without {@code .conf} when one was used)
  * @param user the peer's user name (or its uid when unknown)
  * @param configFile the admin config file used, or null
+ * @param kernelJob true when the job comes from the process's SLURM cgroup, false when it is only
+ *     the name the process gave (or none)
  */
 public record JobIdentity(
-    String jobId, String user, LimitSource source, JobLimits limits, String configFile) {}
+    String jobId,
+    String user,
+    LimitSource source,
+    JobLimits limits,
+    String configFile,
+    boolean kernelJob) {}

@@ -75,7 +75,8 @@ public final class JobIdentityResolver {
       }
       jobId = claim.jobId();
     } else {
-      return new JobIdentity("local-" + pid, user, LimitSource.PROCESS_ENVIRONMENT, claim.limits(), null);
+      return new JobIdentity(
+          "local-" + pid, user, LimitSource.PROCESS_ENVIRONMENT, claim.limits(), null, false);
     }
     Optional<Path> file = DIGITS.matcher(jobId).matches() ? configFile(jobId, taskId) : Optional.empty();
     if (file.isPresent()) {
@@ -87,9 +88,12 @@ public final class JobIdentityResolver {
       } catch (IOException e) {
         throw new IllegalArgumentException("cannot read " + file.get() + ": " + e.getMessage(), e);
       }
-      return new JobIdentity(stem, user, LimitSource.ADMIN_CONFIG, limits, file.get().toString());
+      return new JobIdentity(
+          stem, user, LimitSource.ADMIN_CONFIG, limits, file.get().toString(),
+          kernelJob.isPresent());
     }
-    return new JobIdentity(jobId, user, LimitSource.PROCESS_ENVIRONMENT, claim.limits(), null);
+    return new JobIdentity(
+        jobId, user, LimitSource.PROCESS_ENVIRONMENT, claim.limits(), null, kernelJob.isPresent());
   }
 
   /** The SLURM job of a process according to its cgroup, if any. */

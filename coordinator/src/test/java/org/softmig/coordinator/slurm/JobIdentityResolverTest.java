@@ -68,6 +68,7 @@ class JobIdentityResolverTest {
     assertThat(id.jobId()).isEqualTo("123");
     assertThat(id.source()).isEqualTo(LimitSource.PROCESS_ENVIRONMENT);
     assertThat(id.limits().memoryFor(0)).isEqualTo(4 * GIB);
+    assertThat(id.kernelJob()).isTrue();
   }
 
   @Test
@@ -95,6 +96,7 @@ class JobIdentityResolverTest {
     assertThat(id.user()).isEqualTo("root");
     assertThat(id.source()).isEqualTo(LimitSource.ADMIN_CONFIG);
     assertThat(id.limits().memoryFor(0)).isEqualTo(2 * GIB);
+    assertThat(id.kernelJob()).isFalse(); // only a name: the job's first uid owns it
 
     JobIdentity workstation = resolver.resolve(42, 4321, claim("dev", "", GIB));
     assertThat(workstation.jobId()).isEqualTo("dev");

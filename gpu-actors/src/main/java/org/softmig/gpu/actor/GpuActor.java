@@ -289,9 +289,11 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
               spec.sessionId(), gpu.uuid());
       return this;
     }
+    // root joining a job does not make it root's: the job keeps the user it has
+    String known = jobs.userOf(spec.jobId());
     jobs.attach(
         spec.jobId(),
-        spec.user(),
+        spec.uid() == 0 && !known.isEmpty() ? known : spec.user(),
         device.memoryLimitBytes(),
         device.smLimitPercent(),
         spec.pid(),

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
+import org.softmig.gpu.domain.JobOwnership;
 import org.softmig.gpu.domain.Placement;
 
 /**
@@ -83,6 +84,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final Placement placement;
   private final Map<String, String> userOfJob = new HashMap<>();
   private final PlacementStore store;
+  private final JobOwnership ownership = new JobOwnership();
   private long jobSeq;
 
   public static Behavior<Command> create(List<GpuDescriptor> gpus, GpuActor.Settings settings) {
@@ -145,6 +147,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
               saved.gpuUuid());
       if (decision instanceof Placement.Placed placed) {
         userOfJob.put(saved.jobId(), saved.user());
+        ownership.placed(saved.jobId(), saved.user());
         gpusByUuid
             .get(placed.uuid())
             .tell(
@@ -189,6 +192,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
             new Placement.Slice(
                 place.jobId(), place.memoryBytes(), place.smPercent(), place.mps()));
     if (decision instanceof Placement.Placed placed) {
+      ownership.placed(place.jobId(), place.user());
       gpusByUuid
           .get(placed.uuid())
           .tell(
@@ -213,6 +217,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     Optional<Placement.Gpu> gpu = placement.gpuOf(release.jobId());
     boolean released = placement.release(release.jobId());
     userOfJob.remove(release.jobId());
+    ownership.unplaced(release.jobId());
     gpu.ifPresent(g -> gpusByUuid.get(g.uuid()).tell(new GpuActor.Unplace(release.jobId())));
     if (released) {
       save(() -> release.replyTo().tell(true));
@@ -256,6 +261,17 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private Behavior<Command> onOpenSession(OpenSession open) {
     SessionSpec spec = open.spec();
     List<DeviceRequest> devices = open.devices();
+    JobOwnership.Decision admitted =
+        ownership.admit(
+            new JobOwnership.Claim(spec.jobId(), spec.uid(), spec.user(), spec.kernelJob()));
+    if (admitted instanceof JobOwnership.Refused refused) {
+      getContext()
+          .getLog()
+          .info("Session of pid [{}] uid [{}] refused: {}", spec.pid(), spec.uid(),
+              refused.reason());
+      open.output().refuse(refused.reason());
+      return this;
+    }
     Optional<Placement.Slice> slice = placement.sliceOf(spec.jobId());
     if (slice.isPresent() && spec.source() != LimitSource.ADMIN_CONFIG) {
       // no admin config file: the placement's slice is the job's limit on its GPU
@@ -275,6 +291,9 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       devices = placed;
       spec = spec.withSource(LimitSource.PLACEMENT);
     }
+    if (spec.source() == LimitSource.PROCESS_ENVIRONMENT) {
+      devices = ownLimits(spec.jobId(), devices);
+    }
     List<SessionActor.Binding> bindings = new ArrayList<>();
     for (DeviceRequest device : devices) {
       bindings.add(new SessionActor.Binding(device, gpusByUuid.get(device.uuid())));
@@ -292,10 +311,26 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     return this;
   }
 
+  /** A job without an admin source: its first session on each GPU set its limits there. */
+  private List<DeviceRequest> ownLimits(String jobId, List<DeviceRequest> devices) {
+    List<DeviceRequest> result = new ArrayList<>();
+    for (DeviceRequest d : devices) {
+      JobOwnership.Limits limits =
+          ownership.ownLimits(
+              jobId, d.uuid(), new JobOwnership.Limits(d.memoryLimitBytes(), d.smLimitPercent()));
+      result.add(
+          new DeviceRequest(
+              d.deviceIndex(), d.uuid(), d.holdingBytes(), limits.memoryBytes(),
+              limits.smPercent()));
+    }
+    return result;
+  }
+
   private Behavior<Command> onJobIdle(JobIdle idle) {
     JobEntry job = jobs.get(idle.jobId());
     if (job != null && job.sessionsSent == idle.sessionsSeen()) {
       jobs.remove(idle.jobId());
+      ownership.forget(idle.jobId());
       getContext().stop(job.ref);
     }
     return this;

@@ -24,4 +24,10 @@ public interface SessionOutput {
 
   /** A message for the process. */
   void send(SessionActor.Outbound message);
+
+  /**
+   * The session is refused before it started (its job belongs to someone else): the connection
+   * tells the process why and closes. Nothing was attached anywhere.
+   */
+  void refuse(String reason);
 }

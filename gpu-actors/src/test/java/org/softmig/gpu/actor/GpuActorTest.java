@@ -67,6 +67,11 @@ class GpuActorTest {
       public void send(SessionActor.Outbound message) {
         probe.ref().tell(message);
       }
+
+      @Override
+      public void refuse(String reason) {
+        throw new AssertionError("refused: " + reason);
+      }
     };
   }
 

@@ -28,6 +28,9 @@ class NodeGuardianTest {
       ActorRef<SessionActor.Command> session,
       List<ActorRef<GpuActor.Command>> gpus) {}
 
+  /** The connection was refused before any device was attached. */
+  record Refused(String reason) {}
+
   static SessionOutput output(TestProbe<Object> probe) {
     return new SessionOutput() {
       @Override
@@ -42,6 +45,11 @@ class NodeGuardianTest {
       @Override
       public void send(SessionActor.Outbound message) {
         probe.ref().tell(message);
+      }
+
+      @Override
+      public void refuse(String reason) {
+        probe.ref().tell(new Refused(reason));
       }
     };
   }
@@ -166,5 +174,112 @@ class NodeGuardianTest {
     Welcomed w = probe.expectMessageClass(Welcomed.class);
     assertThat(w.limits().get(0).memoryLimitBytes()).isEqualTo(40 * GIB);
     assertThat(saves).hasSize(4); // nothing changed: nothing written
+  }
+
+  @Test
+  void aSessionOfAnotherUidCannotJoinAJobAndChangesNothing() {
+    var guardian = guardian();
+    TestProbe<Object> alice = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(1, "owned", 10, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-a", 0, 4 * GIB, 0)),
+            output(alice)));
+    alice.expectMessageClass(Welcomed.class);
+    alice.expectMessageClass(SessionActor.CreditGranted.class);
+
+    TestProbe<Object> mallory = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(2, "owned", 11, 1001, "mallory", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-a", 0, 1L << 20, 0)),
+            output(mallory)));
+    assertThat(mallory.expectMessageClass(Refused.class).reason())
+        .contains("belongs to alice (uid 1000)");
+
+    // the job's limit is what alice's session set: the refused session changed nothing
+    assertThat(jobLimit(guardian, "GPU-a", "owned")).isEqualTo(4 * GIB);
+
+    // root may join any job; it gets the job's limit, not its own request
+    TestProbe<Object> root = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(3, "owned", 12, 0, "root", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-a", 0, 40 * GIB, 0)),
+            output(root)));
+    assertThat(root.expectMessageClass(Welcomed.class).limits().get(0).memoryLimitBytes())
+        .isEqualTo(4 * GIB);
+  }
+
+  @Test
+  void laterSessionsNeitherRaiseNorLowerTheJobsLimitAndLeavingChangesNothing() {
+    var guardian = guardian();
+    TestProbe<Object> first = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(1, "own", 10, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-a", 0, 4 * GIB, 30)),
+            output(first)));
+    first.expectMessageClass(Welcomed.class);
+
+    long sessionId = 1;
+    for (long asked : new long[] {40 * GIB, 1L << 20, 0}) {
+      TestProbe<Object> later = testKit.createTestProbe();
+      guardian.tell(
+          new NodeGuardian.OpenSession(
+              new SessionSpec(++sessionId, "own", 11, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+              List.of(new DeviceRequest(0, "GPU-a", 0, asked, 90)),
+              output(later)));
+      Welcomed w = later.expectMessageClass(Welcomed.class);
+      assertThat(w.limits().get(0).memoryLimitBytes()).isEqualTo(4 * GIB);
+      assertThat(w.limits().get(0).smLimitPercent()).isEqualTo(30.0);
+      w.session().tell(SessionActor.Stop.INSTANCE);
+      later.expectTerminated(w.session());
+      assertThat(jobLimit(guardian, "GPU-a", "own")).isEqualTo(4 * GIB);
+    }
+  }
+
+  @Test
+  void aPlacedJobAdmitsOnlyItsUserFromOutsideItsCgroup() {
+    var guardian = guardian();
+    TestProbe<Placement.Decision> decisions = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.Place("pj", "bob", 20 * GIB, 50, decisions.ref()));
+    decisions.expectMessageClass(Placement.Placed.class);
+    TestProbe<Object> mallory = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(1, "pj", 10, 1001, "mallory", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(new DeviceRequest(0, "GPU-b", 0, 0, 0)),
+            output(mallory)));
+    assertThat(mallory.expectMessageClass(Refused.class).reason()).contains("placed for user bob");
+    // in the job's cgroup the kernel decides: admitted
+    TestProbe<Object> inJob = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(
+                2, "pj", 11, 1001, "mallory", LimitSource.PROCESS_ENVIRONMENT, 2, true),
+            List.of(new DeviceRequest(0, "GPU-b", 0, 0, 0)),
+            output(inJob)));
+    assertThat(inJob.expectMessageClass(Welcomed.class).limits().get(0).memoryLimitBytes())
+        .isEqualTo(20 * GIB);
+  }
+
+  /** The job's memory limit on a GPU as its actor reports it. */
+  static long jobLimit(ActorRef<NodeGuardian.Command> guardian, String uuid, String jobId) {
+    TestProbe<NodeGuardian.Gpus> gpus = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.GetGpus(gpus.ref()));
+    ActorRef<GpuActor.Command> gpu =
+        gpus.receiveMessage().gpus().stream()
+            .filter(g -> g.gpu().uuid().equals(uuid))
+            .findFirst()
+            .orElseThrow()
+            .ref();
+    TestProbe<GpuSnapshot> snap = testKit.createTestProbe();
+    gpu.tell(new GpuActor.GetSnapshot(snap.ref()));
+    return snap.receiveMessage().jobs().stream()
+        .filter(j -> j.jobId().equals(jobId))
+        .findFirst()
+        .orElseThrow()
+        .memoryLimitBytes();
   }
 }
