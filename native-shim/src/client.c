@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -310,6 +311,15 @@ static void on_limits(size_t n, Softmig__V1__DeviceLimits **limits, uint32_t lea
 
 		if (dev >= shim.ndev)
 			continue;
+		if (limits[i]->denied && !mem_denied(dev)) {
+			char why[320];
+
+			snprintf(why, sizeof(why), "device %d: %s", dev,
+				 limits[i]->denied_reason && *limits[i]->denied_reason ?
+					 limits[i]->denied_reason : "denied to this job");
+			log_denied(why);
+		}
+		mem_on_denied(dev, limits[i]->denied);
 		mem_on_limit(dev, limits[i]->memory_limit_bytes);
 		lease_on_limits(dev, limits[i]->gated, limits[i]->sm_limit_percent, lease_us);
 		log_msg(LOG_INFO, "device %d: memory limit %llu bytes, sm limit %.1f%%%s", dev,
@@ -328,7 +338,7 @@ static void on_error(uint64_t request_id, const Softmig__V1__Error *e)
 		return;
 	}
 	if (!client_welcomed() && e->code == SOFTMIG__V1__ERROR__CODE__PERMISSION_DENIED) {
-		shim.denied = true;
+		atomic_store(&shim.denied, true);
 		cl.refused = true;
 		log_denied(e->message ? e->message : "refused by the coordinator");
 		finish_attempt();

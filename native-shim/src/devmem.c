@@ -241,7 +241,7 @@ static int context_begin(struct measure *m, int dev, uint64_t *estimate)
 	*estimate = 0;
 	if (!shim_ensure())
 		return 0;
-	if (shim.denied)
+	if (atomic_load(&shim.denied))
 		return -1;
 	if (!valid_dev(dev) || measuring)
 		return 0;
@@ -261,6 +261,8 @@ static int context_begin(struct measure *m, int dev, uint64_t *estimate)
 		uint64_t estimate;                                                             \
 		CUresult rc;                                                                   \
 		REAL_OR_FAIL(fn);                                                              \
+		if (shim_ensure() && mem_denied((int)(dev)))                                   \
+			return CUDA_ERROR_NOT_PERMITTED;                                       \
 		if (context_begin(&m, (int)(dev), &estimate))                                  \
 			return CUDA_ERROR_OUT_OF_MEMORY;                                       \
 		rc = real_cu.fn args;                                                          \
@@ -320,6 +322,8 @@ SHIM_EXPORT CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice 
 	CUresult rc;
 
 	REAL_OR_FAIL(cuDevicePrimaryCtxRetain);
+	if (shim_ensure() && mem_denied((int)dev))
+		return CUDA_ERROR_NOT_PERMITTED; /* the job gets none of this device */
 	if (!shim_ensure() || !valid_dev((int)dev) || measuring)
 		return real_cu.cuDevicePrimaryCtxRetain(pctx, dev);
 	measure_begin_from(&m, (int)dev, true);
@@ -418,7 +422,7 @@ static int load_begin(struct load *l, uint64_t estimate)
 	l->m.on = false;
 	if (!shim_ensure())
 		return 0;
-	if (shim.denied)
+	if (atomic_load(&shim.denied))
 		return -1;
 	l->dev = shim_current_device();
 	if (!valid_dev(l->dev) || measuring)
@@ -607,7 +611,7 @@ static int graph_begin(struct graph_charge *g, CUgraph graph)
 	g->on = false;
 	if (!shim_ensure())
 		return 0;
-	if (shim.denied)
+	if (atomic_load(&shim.denied))
 		return -1;
 	graph_alloc_bytes(graph, g->bytes);
 	for (int d = 0; d < shim.ndev; d++) {

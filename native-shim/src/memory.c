@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,12 @@ struct mem_dev {
 	uint64_t away_cap;     /* the most used may reach while the coordinator is away */
 };
 
+/*
+ * Devices the job gets none of (the Welcome said denied): every allocation and context refused,
+ * 0 bytes free and total.  Written by the socket thread, read by every thread without mem_mu.
+ */
+static atomic_bool dev_denied[CFG_MAX_DEVICES];
+
 static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mem_cv = PTHREAD_COND_INITIALIZER;
 static struct mem_dev devs[CFG_MAX_DEVICES];
@@ -93,6 +100,7 @@ void mem_start(void)
 	expected = access(shim.cfg.socket_path, F_OK) == 0;
 	for (int i = 0; i < CFG_MAX_DEVICES; i++) {
 		memset(&devs[i], 0, sizeof(devs[i]));
+		atomic_store(&dev_denied[i], false);
 		devs[i].limit = cfg_mem_limit(&shim.cfg, i);
 		/* the job's other processes may hold its limit: without the coordinator, nothing */
 		devs[i].away_cap = !devs[i].limit ? UNLIMITED : expected ? 0 : devs[i].limit;
@@ -105,6 +113,8 @@ void mem_after_fork(void)
 	pthread_mutex_init(&mem_mu, NULL);
 	init_cv();
 	memset(devs, 0, sizeof(devs));
+	for (int i = 0; i < CFG_MAX_DEVICES; i++)
+		atomic_store(&dev_denied[i], false); /* the child's own Welcome decides again */
 	link_state = LINK_AWAY;
 	ever_up = false;
 	expected = false;
@@ -127,6 +137,23 @@ void mem_on_limit(int dev, uint64_t limit)
 	if (!devs[dev].credit)
 		devs[dev].job_used = devs[dev].used;
 	pthread_mutex_unlock(&mem_mu);
+}
+
+void mem_on_denied(int dev, bool denied)
+{
+	if (dev < 0 || dev >= CFG_MAX_DEVICES)
+		return;
+	atomic_store(&dev_denied[dev], denied);
+	if (denied) {
+		pthread_mutex_lock(&mem_mu);
+		pthread_cond_broadcast(&mem_cv); /* a reservation waiting for the Welcome is refused */
+		pthread_mutex_unlock(&mem_mu);
+	}
+}
+
+bool mem_denied(int dev)
+{
+	return dev >= 0 && dev < CFG_MAX_DEVICES && atomic_load(&dev_denied[dev]);
 }
 
 static void send_frame_locked(Softmig__V1__ClientFrame *f)
@@ -332,6 +359,11 @@ void mem_adjust_info(int dev, uint64_t *free_bytes, uint64_t *total_bytes)
 
 	if (dev < 0 || dev >= CFG_MAX_DEVICES)
 		return;
+	if (mem_denied(dev)) {
+		*free_bytes = 0;
+		*total_bytes = 0;
+		return;
+	}
 	limit = mem_limit(dev);
 	used = mem_job_used(dev);
 	if (!limit)
@@ -431,7 +463,7 @@ static int mem_reserve(int dev, uint64_t bytes, int kind)
 
 	pthread_mutex_lock(&mem_mu);
 	for (;;) {
-		if (atomic_load(&shim.denied))
+		if (atomic_load(&shim.denied) || mem_denied(dev))
 			goto out_refused_quiet;
 		if (link_state == LINK_HELLO) {
 			struct timespec dl;
@@ -533,7 +565,7 @@ int mem_charge(int dev, uint64_t bytes, int kind)
 {
 	if (!shim_ensure())
 		return 0;
-	if (atomic_load(&shim.denied))
+	if (atomic_load(&shim.denied) || mem_denied(dev))
 		return -1;
 	if (!valid_dev(dev) || bytes == 0)
 		return 0;
@@ -562,7 +594,7 @@ static int acct_begin(struct acct *a, int dev, uint64_t bytes, int kind)
 	a->on = false;
 	if (!shim_ensure())
 		return 0;
-	if (atomic_load(&shim.denied))
+	if (atomic_load(&shim.denied) || mem_denied(dev))
 		return -1;
 	if (!valid_dev(dev) || bytes == 0)
 		return 0;
@@ -884,6 +916,10 @@ SHIM_EXPORT CUresult CUDAAPI cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 	rc = real_cu.cuDeviceTotalMem_v2(bytes, dev);
 	if (rc != CUDA_SUCCESS || !bytes || !shim_ensure())
 		return rc;
+	if (mem_denied((int)dev)) {
+		*bytes = 0;
+		return rc;
+	}
 	limit = mem_limit((int)dev);
 	if (limit && limit < *bytes)
 		*bytes = (size_t)limit;

@@ -26,6 +26,14 @@ void mem_after_fork(void);
 
 /* A Welcome or LimitsUpdate: dev's limit becomes limit (0 = none); exact mode until a credit. */
 void mem_on_limit(int dev, uint64_t limit);
+
+/*
+ * A Welcome or LimitsUpdate: the job gets none of dev (denied) or may use it.  A denied device
+ * refuses every allocation (CUDA_ERROR_OUT_OF_MEMORY) and every context (CUDA_ERROR_NOT_PERMITTED)
+ * and reports 0 bytes free and total (cuMemGetInfo, cuDeviceTotalMem, NVML).
+ */
+void mem_on_denied(int dev, bool denied);
+bool mem_denied(int dev);
 /*
  * After a Welcome's limits: settles what was allocated or freed locally since the Hello, then
  * calls welcomed() (which switches the client to exact/credit mode) with the memory lock held,

@@ -138,7 +138,7 @@ bool shim_ensure(void)
 		lease_start();
 		if (shim.cfg.error[0]) {
 			/* an invalid limit never means "no limit": no GPU for this process */
-			shim.denied = true;
+			atomic_store(&shim.denied, true);
 			log_denied(shim.cfg.error);
 		} else {
 			client_start();
@@ -185,7 +185,7 @@ SHIM_EXPORT CUresult CUDAAPI cuInit(unsigned int flags)
 	rc = real_cu.cuInit(flags);
 	if (rc == CUDA_SUCCESS) {
 		shim_ensure();
-		if (shim.denied)
+		if (atomic_load(&shim.denied))
 			return CUDA_ERROR_NO_DEVICE;
 	}
 	return rc;
@@ -213,7 +213,7 @@ static void fork_child(void)
 	}
 	log_close();
 	shim.active = false;
-	shim.denied = false;
+	atomic_store(&shim.denied, false);
 	shim.ndev = 0;
 	atomic_store(&config_loaded, 0);
 	atomic_store(&mps_prepared, 0);

@@ -7,6 +7,8 @@
  *   info               -> {"op":"info","free":F,"total":T,"device_total":D,"device":N,
  *                          "devices":C,"uuid":"GPU-..."}  (of the current device)
  *   device N           -> {"op":"device","rc":R}  makes CUDA ordinal N's primary context current
+ *   total N            -> {"op":"total","rc":R,"bytes":B}  cuDeviceTotalMem of CUDA ordinal N
+ *   vmmon N BYTES      -> {"op":"vmmon","rc":R}  cuMemCreate on CUDA ordinal N (from any context)
  *   exit               -> leaves (frees nothing: the process's exit releases it)
  */
 #include "probe.h"
@@ -123,6 +125,24 @@ int main(void)
 			if (rc == CUDA_SUCCESS)
 				dev = next;
 			printf("{\"op\":\"device\",\"rc\":%d}\n", (int)rc);
+		} else if (!strcmp(op, "total")) {
+			size_t bytes = 0;
+			CUresult rc = cuDeviceTotalMem_v2(&bytes, (CUdevice)atoi(arg1));
+
+			printf("{\"op\":\"total\",\"rc\":%d,\"bytes\":%zu}\n", (int)rc, bytes);
+		} else if (!strcmp(op, "vmmon")) {
+			CUmemAllocationProp prop;
+			CUmemGenericAllocationHandle h;
+			CUresult rc;
+
+			memset(&prop, 0, sizeof(prop));
+			prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+			prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+			prop.location.id = atoi(arg1);
+			rc = cuMemCreate(&h, (size_t)strtoull(arg2, NULL, 10), &prop, 0);
+			if (rc == CUDA_SUCCESS)
+				cuMemRelease(h);
+			printf("{\"op\":\"vmmon\",\"rc\":%d}\n", (int)rc);
 		} else if (!strcmp(op, "exit")) {
 			break;
 		} else {

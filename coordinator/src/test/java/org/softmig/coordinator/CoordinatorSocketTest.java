@@ -236,6 +236,32 @@ class CoordinatorSocketTest {
   }
 
   @Test
+  void aPlacedJobWithAConfigFileGetsTheFilesLimitOnItsGpuAndNothingOnTheOther() throws Exception {
+    String uuid = cli("place", "--job", "8801", "--mem", "4G", "--sm", "25").strip();
+    int index = uuid.equals(GPU0) ? 0 : 1;
+    String other = index == 0 ? GPU1 : GPU0;
+    Path file = Files.writeString(dir.resolve("conf").resolve("8801.conf"),
+        "CUDA_DEVICE_MEMORY_LIMIT=1G\n");
+    try (TestShim shim = TestShim.connect(socket, "8801", 40 * GIB, uuid, other)) {
+      assertThat(shim.welcome.getSource()).isEqualTo(org.softmig.proto.v1.Welcome.Source.ADMIN_CONFIG);
+      assertThat(shim.welcome.getLimits(0).getDenied()).isFalse();
+      assertThat(shim.welcome.getLimits(0).getMemoryLimitBytes()).isEqualTo(GIB);
+      var denied = shim.welcome.getLimits(1);
+      assertThat(denied.getDenied()).isTrue();
+      assertThat(denied.getDeniedReason()).contains("is placed on");
+      assertThat(denied.getMemoryLimitBytes()).isEqualTo(1); // a shim that ignores the flag
+      assertThat(denied.getGated()).isFalse();
+      MemReply refused = shim.reserve(1, 1).getMemReply();
+      assertThat(refused.getGranted()).isFalse();
+      assertThat(shim.reserve(0, GIB / 2).getMemReply().getGranted()).isTrue();
+      assertThat(jobOnGpu(index == 0 ? 1 : 0, "8801")).isNull();
+    } finally {
+      Files.delete(file);
+      cli("release", "--job", "8801");
+    }
+  }
+
+  @Test
   void reportsAJobAfterItsProcessesEnded() throws Exception {
     try (TestShim shim = TestShim.connect(socket, "rep-1", 0, GPU1)) {
       assertThat(shim.reserve(0, 3 * GIB).getMemReply().getGranted()).isTrue();

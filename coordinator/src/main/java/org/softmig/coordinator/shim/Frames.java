@@ -18,6 +18,9 @@ import org.softmig.proto.v1.Welcome;
 /** Builds the frames the coordinator sends; the one place actor records become protobuf. */
 public final class Frames {
 
+  /** The memory limit sent with a denied device. */
+  public static final long DENIED_LIMIT_BYTES = 1;
+
   private Frames() {}
 
   public static ServerFrame error(long requestId, Error.Code code, String message) {
@@ -38,12 +41,20 @@ public final class Frames {
             .setSource(source(spec.source()))
             .setNode(node);
     for (DeviceLimit l : limits) {
-      w.addLimits(
+      DeviceLimits.Builder d =
           DeviceLimits.newBuilder()
               .setDeviceIndex(l.deviceIndex())
               .setMemoryLimitBytes(l.memoryLimitBytes())
               .setSmLimitPercent(l.smLimitPercent())
-              .setGated(l.gated()));
+              .setGated(l.gated());
+      if (l.denied()) {
+        // a one-byte limit: a shim that predates `denied` refuses every allocation too
+        d.setMemoryLimitBytes(DENIED_LIMIT_BYTES)
+            .setGated(false)
+            .setDenied(true)
+            .setDeniedReason(l.deniedReason());
+      }
+      w.addLimits(d);
     }
     return ServerFrame.newBuilder().setWelcome(w).build();
   }

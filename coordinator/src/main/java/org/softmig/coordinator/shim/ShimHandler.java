@@ -56,6 +56,8 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   private ChannelHandlerContext ctx;
   private final ArrayDeque<ClientFrame> early = new ArrayDeque<>();
   private List<ActorRef<GpuActor.Command>> gpus = List.of();
+  // devices of the session the job gets none of (by device index)
+  private boolean[] denied = new boolean[0];
   private long sessionId;
   private volatile ActorRef<SessionActor.Command> session;
   private volatile boolean closed;
@@ -290,11 +292,13 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
   }
 
   /** Called on the event loop once the session is attached everywhere. */
-  private void onWelcome(ServerFrame welcome, List<ActorRef<GpuActor.Command>> gpus) {
+  private void onWelcome(
+      ServerFrame welcome, List<ActorRef<GpuActor.Command>> gpus, boolean[] denied) {
     if (closed) {
       return;
     }
     this.gpus = gpus;
+    this.denied = denied;
     state = State.SESSION;
     ctx.write(welcome);
     while (!early.isEmpty() && state == State.SESSION) {
@@ -332,6 +336,8 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
         ActorRef<GpuActor.Command> gpu = gpu(frame.getRequestId(), r.getDeviceIndex());
         if (gpu != null) {
           gpu.tell(new GpuActor.Reserve(sessionId, frame.getRequestId(), r.getBytes()));
+        } else if (isDenied(r.getDeviceIndex())) {
+          ctx.write(deniedReply(frame.getRequestId(), r.getDeviceIndex()));
         } else if (r.getDeviceIndex() < gpus.size()) {
           ctx.write(unmanagedGrant(frame.getRequestId()));
         }
@@ -363,6 +369,8 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                   unsigned(m.getFreedBytes()),
                   unsigned(m.getPeakBytes()),
                   unsigned(m.getRefusals())));
+        } else if (frame.getRequestId() != 0 && isDenied(m.getDeviceIndex())) {
+          ctx.write(deniedReply(frame.getRequestId(), m.getDeviceIndex()));
         } else if (m.getDeviceIndex() < gpus.size() && frame.getRequestId() != 0) {
           ctx.write(unmanagedGrant(frame.getRequestId()));
         }
@@ -421,6 +429,22 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
     return ServerFrame.newBuilder()
         .setRequestId(requestId)
         .setMemReply(org.softmig.proto.v1.MemReply.newBuilder().setGranted(true))
+        .build();
+  }
+
+  private boolean isDenied(int deviceIndex) {
+    return deviceIndex >= 0 && deviceIndex < denied.length && denied[deviceIndex];
+  }
+
+  /** A device the job gets none of: every request refused. */
+  private static ServerFrame deniedReply(long requestId, int deviceIndex) {
+    return ServerFrame.newBuilder()
+        .setRequestId(requestId)
+        .setMemReply(
+            org.softmig.proto.v1.MemReply.newBuilder()
+                .setGranted(false)
+                .setJobLimitBytes(Frames.DENIED_LIMIT_BYTES)
+                .setReason("device " + deviceIndex + " is denied to this job"))
         .build();
   }
 
@@ -496,7 +520,13 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
       }
       ServerFrame frame =
           Frames.welcome(version, spec, limits, services.leaseMicros(), services.nodeName());
-      ctx.executor().execute(() -> onWelcome(frame, gpuRefs));
+      boolean[] deniedByIndex = new boolean[gpuRefs.size()];
+      for (DeviceLimit l : limits) {
+        if (l.denied() && l.deviceIndex() < deniedByIndex.length) {
+          deniedByIndex[l.deviceIndex()] = true;
+        }
+      }
+      ctx.executor().execute(() -> onWelcome(frame, gpuRefs, deniedByIndex));
     }
 
     @Override

@@ -160,6 +160,47 @@ class MultiGpuIT {
     }
   }
 
+  /**
+   * The placement's limits; with a config file the shim talks to the node's own socket only
+   * (admin first), so that case is in CoordinatorSocketTest, over the wire protocol.
+   */
+  @Test
+  void aPlacedJobGetsNothingOnAnotherGpuWhateverItSees() throws Exception {
+    ShimRig.Shell shell = null;
+    try {
+      String uuid = place(rig, "held", 2 * GIB, 20);
+      int index = uuids.indexOf(uuid);
+      int other = index == 0 ? 1 : 0;
+      // no CUDA_VISIBLE_DEVICES: the process sees all three GPUs
+      shell = rig.shell(Map.of("SOFTMIG_JOB_ID", "held", "PROBE_DEVICE", Integer.toString(index)));
+      assertThat(shell.send("info").path("total").asLong()).as(rig.shimLog()).isEqualTo(2 * GIB);
+      assertThat(shell.alloc("alloc", GIB)).isZero();
+
+      JsonNode total = shell.send("total " + other);
+      assertThat(total.path("rc").asInt()).isZero();
+      assertThat(total.path("bytes").asLong()).as("another GPU's total").isZero();
+      // no context on another GPU: CUDA_ERROR_NOT_PERMITTED
+      assertThat(shell.send("device " + other).path("rc").asInt()).isEqualTo(800);
+      // no memory there either, even from a context on its own GPU
+      assertThat(shell.send("vmmon " + other + " " + 2 * MIB).path("rc").asInt()).isEqualTo(2);
+      // its own GPU still works
+      assertThat(shell.send("vmmon " + index + " " + 2 * MIB).path("rc").asInt()).isZero();
+
+      NodeStatus node = rig.status().getNodes(0);
+      for (int i = 0; i < 3; i++) {
+        if (i != index) {
+          assertThat(jobIds(gpu(node, i))).doesNotContain("held");
+        }
+      }
+      assertThat(job(gpu(node, index), "held").getMemoryLimitBytes()).isEqualTo(2 * GIB);
+    } finally {
+      if (shell != null) {
+        shell.exit();
+      }
+      release(rig, "held");
+    }
+  }
+
   @Test
   void aProcessWithALimitPerOrdinalIsHeldToEachAndReportedPerGpu() throws Exception {
     Map<String, String> env = new HashMap<>();

@@ -294,6 +294,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (spec.source() == LimitSource.PROCESS_ENVIRONMENT) {
       devices = ownLimits(spec.jobId(), devices);
     }
+    devices = confine(spec.jobId(), devices);
     List<SessionActor.Binding> bindings = new ArrayList<>();
     for (DeviceRequest device : devices) {
       bindings.add(new SessionActor.Binding(device, gpusByUuid.get(device.uuid())));
@@ -309,6 +310,16 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     job.sessionsSent++;
     job.ref.tell(new JobActor.AddSession(spec, bindings, open.output()));
     return this;
+  }
+
+  /** A placed job gets nothing on any other GPU of the node, whatever the process sees. */
+  private List<DeviceRequest> confine(String jobId, List<DeviceRequest> devices) {
+    List<DeviceRequest> result = new ArrayList<>();
+    for (DeviceRequest d : devices) {
+      Optional<String> refusal = placement.refusal(jobId, d.uuid());
+      result.add(refusal.isPresent() ? d.deny(refusal.get()) : d);
+    }
+    return result;
   }
 
   /** A job without an admin source: its first session on each GPU set its limits there. */

@@ -64,7 +64,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /**
    * A device of the session.
    *
-   * @param gpu null when this node does not manage the device
+   * @param gpu null when this node does not manage the device, or the job may not use it ({@link
+   *     DeviceRequest#denied})
    */
   public record Binding(DeviceRequest request, ActorRef<GpuActor.Command> gpu) {}
 
@@ -90,7 +91,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     ActorRef<Event> self = ctx.getSelf().narrow();
     for (int i = 0; i < bindings.size(); i++) {
       Binding b = bindings.get(i);
-      if (b.gpu() == null) {
+      if (b.request().denied()) {
+        limits[i] = DeviceLimit.denied(b.request().deviceIndex(), b.request().deniedReason());
+      } else if (b.gpu() == null) {
         limits[i] = DeviceLimit.unmanaged(b.request().deviceIndex());
       } else {
         waitingFor++;
@@ -135,7 +138,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onStop() {
     for (Binding b : bindings) {
-      if (b.gpu() != null) {
+      if (b.gpu() != null && !b.request().denied()) {
         b.gpu().tell(new GpuActor.Detach(spec.sessionId()));
       }
     }
@@ -150,7 +153,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     List<ActorRef<GpuActor.Command>> gpus = new ArrayList<>(Collections.nCopies(maxIndex + 1, null));
     for (Binding b : bindings) {
-      gpus.set(b.request().deviceIndex(), b.gpu());
+      gpus.set(b.request().deviceIndex(), b.request().denied() ? null : b.gpu());
     }
     output.welcome(spec, List.of(limits), getContext().getSelf(), gpus);
     List<Outbound> pending = early;

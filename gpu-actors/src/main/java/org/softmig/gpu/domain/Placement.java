@@ -193,6 +193,30 @@ public final class Placement {
     return Optional.ofNullable(gpuOfJob.get(jobId));
   }
 
+  /**
+   * Why a session of {@code jobId} gets none of GPU {@code uuid}, or empty when it may use it. A
+   * placed job is held to its GPU: it gets nothing on any other GPU of the node, wherever its
+   * limits come from.
+   */
+  public Optional<String> refusal(String jobId, String uuid) {
+    Gpu placed = gpuOfJob.get(jobId);
+    if (placed == null || placed.uuid().equals(uuid) || !knows(uuid)) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        "job " + jobId + " is placed on GPU " + placed.index() + " (" + placed.uuid()
+            + "): it gets nothing on " + uuid);
+  }
+
+  private boolean knows(String uuid) {
+    for (Gpu gpu : gpus) {
+      if (gpu.uuid().equals(uuid)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The GPUs this placement chooses from, by index. */
   public List<Gpu> gpus() {
     return gpus;

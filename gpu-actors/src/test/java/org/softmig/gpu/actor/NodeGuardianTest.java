@@ -282,4 +282,40 @@ class NodeGuardianTest {
         .orElseThrow()
         .memoryLimitBytes();
   }
+
+  @Test
+  void aPlacedJobGetsNothingOnAnyOtherGpuWhereverItsLimitsComeFrom() {
+    var guardian = guardian();
+    TestProbe<Placement.Decision> decisions = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.Place("conf", "bob", 20 * GIB, 50, decisions.ref()));
+    assertThat(((Placement.Placed) decisions.receiveMessage()).uuid()).isEqualTo("GPU-b");
+    for (LimitSource source : List.of(LimitSource.PROCESS_ENVIRONMENT, LimitSource.ADMIN_CONFIG)) {
+      TestProbe<Object> probe = testKit.createTestProbe();
+      guardian.tell(
+          new NodeGuardian.OpenSession(
+              new SessionSpec(source.ordinal() + 1, "conf", 10, 1000, "bob", source),
+              List.of(
+                  new DeviceRequest(0, "GPU-a", 0, 8 * GIB, 0),
+                  new DeviceRequest(1, "GPU-b", 0, 8 * GIB, 0),
+                  new DeviceRequest(2, "GPU-elsewhere", 0, 8 * GIB, 0)),
+              output(probe)));
+      Welcomed w = probe.expectMessageClass(Welcomed.class);
+      DeviceLimit other = w.limits().get(0);
+      assertThat(other.denied()).isTrue();
+      assertThat(other.deniedReason()).contains("placed on GPU 1 (GPU-b)");
+      assertThat(other.memoryLimitBytes()).isZero();
+      assertThat(other.gated()).isFalse();
+      assertThat(w.gpus().get(0)).isNull(); // never attached: nothing to ask GPU-a for
+      assertThat(w.limits().get(1).denied()).isFalse();
+      assertThat(w.limits().get(1).memoryLimitBytes())
+          .isEqualTo(source == LimitSource.ADMIN_CONFIG ? 8 * GIB : 20 * GIB);
+      assertThat(w.limits().get(2)).isEqualTo(DeviceLimit.unmanaged(2));
+    }
+    // GPU-a never saw the job
+    TestProbe<NodeGuardian.Gpus> gpus = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.GetGpus(gpus.ref()));
+    TestProbe<GpuSnapshot> snap = testKit.createTestProbe();
+    gpus.receiveMessage().gpus().get(0).ref().tell(new GpuActor.GetSnapshot(snap.ref()));
+    assertThat(snap.receiveMessage().jobs()).isEmpty();
+  }
 }
