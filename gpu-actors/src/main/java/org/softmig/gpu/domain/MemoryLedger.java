@@ -583,6 +583,23 @@ public final class MemoryLedger {
     }
     long newHeld = holdingFor(session, newUsed);
     long growth = newHeld - session.held;
+    if (job.limit > 0 && bytes > 0 && job.used + job.overhead > job.limit - bytes) {
+      // Within a credit's ceiling the holding does not grow, but a job already over its limit
+      // (a reconnect claim, a report or overhead recorded after the credit was lent) gets
+      // nothing more: a reserve the holder sent before its credit arrived is refused too.
+      return refuse(
+          session,
+          String.format(
+              "%d bytes would take job %s to %d bytes, over its limit of %d bytes on %s"
+                  + " (it uses %d, and %d more as NVML sees it)",
+              bytes,
+              job.id,
+              job.used + job.overhead + bytes,
+              job.limit,
+              name,
+              job.used,
+              job.overhead));
+    }
     if (growth > 0) {
       if (job.limit > 0 && job.held + job.overhead + growth > job.limit) {
         return refuse(

@@ -365,4 +365,24 @@ class MemoryLedgerTest {
         .orElseThrow()
         .ceilingBytes();
   }
+
+  @Test
+  void aCreditHoldersReserveInFlightIsRefusedOnceAReconnectClaimPutsTheJobOverItsLimit() {
+    // found by MemoryProtocolSimulationTest: after a coordinator restart the first process back
+    // is lent the whole limit; a second one then re-attaches claiming what it still holds. A
+    // reserve the first had sent before its credit arrived fits the ceiling, but the job is over.
+    MemoryLedger ledger = new MemoryLedger("gpu0", 48 * GIB);
+    ledger.setLimit("j", 10 * GIB);
+    List<Effect> lent = ledger.attach("j", 1, 0);
+    assertThat(lent).containsExactly(new CreditGrant(1, 10 * GIB, 1));
+    assertThat(ledger.attach("j", 2, 5 * GIB)).containsExactly(new CreditRevoke(1, 1));
+    assertThat(ledger.reserve(1, 4 * GIB, 7)).isInstanceOf(Granted.class); // 9 of 10
+    var refused = (Refused) ledger.reserve(1, 2 * GIB, 8);
+    assertThat(refused.jobUsedBytes()).isEqualTo(9 * GIB);
+    assertThat(refused.reason()).contains("over its limit");
+    ledger.creditReturn(1, 1);
+    assertThat(ledger.job("j").orElseThrow().usedBytes()).isEqualTo(9 * GIB);
+    assertThat(ledger.reserve(2, 2 * GIB, 9)).isInstanceOf(Refused.class);
+    assertThat(ledger.reserve(2, GIB, 10)).isInstanceOf(Granted.class);
+  }
 }
