@@ -54,7 +54,7 @@ public final class Coordinator implements AutoCloseable {
   private static final Duration PUBLISH_CHECK = Duration.ofSeconds(1);
 
   /**
-   * After a start the GPU actors' ledgers only record for this long: the shims of running jobs
+   * Once the socket is open the GPU actors' ledgers only record for this long: the shims of running jobs
    * reconnect (their back-off is at most 1 s) with what they hold before any job's first session
    * back is given memory that its other sessions still hold.
    */
@@ -230,6 +230,8 @@ public final class Coordinator implements AutoCloseable {
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
       server = ShimServer.start(settings.socket(), 2, services);
+      // shims reconnect from now on: the ledgers settle for SETTLE_AFTER_START from here
+      gpus.gpus().forEach(g -> g.ref().tell(GpuActor.SocketOpen.INSTANCE));
       if (metrics != null) {
         metricsServer = MetricsServer.start(metrics.registry(), settings.metricsPort());
       }

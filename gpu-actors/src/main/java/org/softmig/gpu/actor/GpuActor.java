@@ -149,6 +149,14 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     INSTANCE
   }
 
+  /**
+   * The node's socket is open: sessions reconnect from now on, and the ledger settles for {@link
+   * Settings#settle} before it decides again.
+   */
+  public enum SocketOpen implements Command {
+    INSTANCE
+  }
+
   /** The settling time after the start is over: the ledger decides again. */
   private enum EndSettling implements Command {
     INSTANCE
@@ -172,9 +180,9 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
    *     until NVML measures more ({@link MemoryLedger#setContextReserve}); 0 on simulated GPUs
    */
   /**
-   * @param settle how long after its start the ledger only records (reconnecting sessions come
-   *     back with their holdings) before it decides reserves and lends credits ({@link
-   *     MemoryLedger#startSettling}); zero for none
+   * @param settle how long after the node's socket opens ({@link SocketOpen}) the ledger only
+   *     records (reconnecting sessions come back with their holdings) before it decides reserves
+   *     and lends credits ({@link MemoryLedger#startSettling}); zero for none
    */
   public record Settings(
       boolean gated,
@@ -247,8 +255,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     this.ledger = new MemoryLedger(gpu.uuid(), gpu.memoryTotalBytes());
     this.ledger.setContextReserve(settings.contextReserveBytes());
     if (settings.settle().compareTo(Duration.ZERO) > 0) {
-      ledger.startSettling();
-      timers.startSingleTimer(EndSettling.INSTANCE, settings.settle());
+      ledger.startSettling(); // until SocketOpen plus the settling time
     }
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
     this.leases = new LeaseSharing(scheduler);
@@ -265,6 +272,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         .onMessage(LeaseRelease.class, this::onLeaseRelease)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(CreditTimeout.class, this::onCreditTimeout)
+        .onMessageEquals(SocketOpen.INSTANCE, this::onSocketOpen)
         .onMessageEquals(EndSettling.INSTANCE, this::onEndSettling)
         .onMessage(Attach.class, this::onAttach)
         .onMessage(Detach.class, this::onDetach)
@@ -471,6 +479,13 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
         }
       }
     }
+  }
+
+  private Behavior<Command> onSocketOpen() {
+    if (settings.settle().compareTo(Duration.ZERO) > 0) {
+      timers.startSingleTimer(EndSettling.INSTANCE, settings.settle());
+    }
+    return this;
   }
 
   private Behavior<Command> onEndSettling() {
