@@ -141,7 +141,8 @@ public final class Coordinator implements AutoCloseable {
     for (GpuInfo g : inventory.gpus()) {
       boolean mps = settings.mps().mps(g.uuid(), g.index());
       descriptors.add(
-          new GpuDescriptor(g.uuid(), g.index(), g.name(), g.memoryTotalBytes(), mps));
+          new GpuDescriptor(
+              g.uuid(), g.index(), g.name(), g.memoryTotalBytes(), mps, !g.simulated()));
       if (mps) {
         mpsGpus.add(g.uuid());
       }

@@ -258,7 +258,7 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       ledger.startSettling(); // until SocketOpen plus the settling time
     }
     this.scheduler = new TimeSliceScheduler(settings.scheduler());
-    this.leases = new LeaseSharing(scheduler);
+    this.leases = new LeaseSharing(scheduler, gpu.timeSliced());
   }
 
   @Override

@@ -107,6 +107,30 @@ class LeaseSharingTest {
   }
 
   @Test
+  void onATimeSlicedGpuTheOverlapOfATailAndTheNextLeaseIsSplitBetweenTheJobs() {
+    LeaseSharing s =
+        new LeaseSharing(
+            new TimeSliceScheduler(
+                new TimeSliceScheduler.Settings(TimeSliceScheduler.Policy.SHARE, 20 * MS, 500 * MS)),
+            true);
+    s.join("a", 1);
+    s.join("b", 2);
+    long t = 1000 * MS;
+    long leaseA = grants(s.request(1, t)).get(0).leaseId();
+    s.request(2, t);
+    long leaseB =
+        grants(s.release(pending(1, leaseA, 20 * MS, t + 20 * MS), t + 20 * MS)).get(0).leaseId();
+    // a's 8 ms tail runs beside b's first kernels: it ends 16 ms after the hand-off
+    s.workDone(1, leaseA, t, t + 36 * MS, t + 36 * MS);
+    assertThat(stats(s, "a", t + 37 * MS).gpuNanosTotal()).isEqualTo(36 * MS);
+    s.release(pending(2, leaseB, 20 * MS, t + 40 * MS), t + 40 * MS);
+    s.workDone(2, leaseB, t + 20 * MS, t + 41 * MS, t + 41 * MS);
+    // the 16 ms both ran in: 8 ms each
+    assertThat(stats(s, "a", t + 42 * MS).gpuNanosTotal()).isEqualTo(28 * MS);
+    assertThat(stats(s, "b", t + 42 * MS).gpuNanosTotal()).isEqualTo(13 * MS);
+  }
+
+  @Test
   void aWorkReportTakesTheReleaseRouteAndSettlesTheCharge() {
     LeaseSharing s = sharing(TimeSliceScheduler.Policy.SHARE);
     s.join("a", 1);
