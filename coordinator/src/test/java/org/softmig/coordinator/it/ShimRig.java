@@ -227,7 +227,13 @@ final class ShimRig implements AutoCloseable {
   }
 
   Run run(String name, Map<String, String> env, String... args) throws Exception {
-    Process p = start(program(name, env, args));
+    return run(program(name, env, args));
+  }
+
+  /** A program built by {@link #program} (and changed, e.g. to run as another user) run to completion. */
+  Run run(ProcessBuilder pb) throws Exception {
+    String name = String.join(" ", pb.command());
+    Process p = start(pb);
     List<JsonNode> lines = new ArrayList<>();
     try (BufferedReader r = reader(p.getInputStream())) {
       String s;
@@ -285,7 +291,12 @@ final class ShimRig implements AutoCloseable {
 
   /** A long-lived mem_shell process driven line by line. */
   Shell shell(Map<String, String> env) throws Exception {
-    Shell s = new Shell(start(program("mem_shell", env)));
+    return shell(program("mem_shell", env));
+  }
+
+  /** A mem_shell built by {@link #program} (and changed, e.g. to run as another user). */
+  Shell shell(ProcessBuilder pb) throws Exception {
+    Shell s = new Shell(start(pb));
     JsonNode ready = s.next();
     if (!"ready".equals(ready.path("op").asText())) {
       throw new IllegalStateException("mem_shell did not start: " + ready);
