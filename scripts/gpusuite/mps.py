@@ -28,6 +28,8 @@ from .registry import AreaSpec, Step
 BUSY_US = 2000            # the busy kernel: 2 ms alone on the full grid
 LONG_US = 50000           # the kernel a job is SIGKILLed in the middle of
 SMALL_GRID = 8            # blocks of a small-grid job
+THREADS_GRID = 8448       # the threads check: enough blocks to fill every SM (64 per SM of 132)
+THREADS_ITERS_DIVISOR = 8 # and less work per block, so that a kernel stays tens of ms
 TINY_DIVISOR = 100        # tiny kernels: 20 us
 TINY_SYNC_EVERY = 8
 PAIR_SM = 50              # each job of a pair: an MPS slice of half the SMs
@@ -231,8 +233,12 @@ class Mps(core.Area):
         if not self.ready_or_fail("threads") or not self.has_time(
                 2 * (run_s(self.seconds) + 5), "mps.threads"):
             return
-        full = self.rate(self.together("threads.100", 1, None))
-        low = self.rate(self.together(f"threads.{THREADS_LOW}", 1, THREADS_LOW))
+        # The busy kernel on its usual grid (two blocks per SM) fits on a quarter of the SMs at
+        # once and runs as fast there (a latency-bound chain, more blocks per SM hide it): the
+        # grid must fill every SM at 100 % for the SMs taken away to show.
+        kw = {"grid": THREADS_GRID, "iters": max(1, self.iters // THREADS_ITERS_DIVISOR)}
+        full = self.rate(self.together("threads.100", 1, None, **kw))
+        low = self.rate(self.together(f"threads.{THREADS_LOW}", 1, THREADS_LOW, **kw))
         if not full or low is None:
             self.results.add("mps", f"threads.{THREADS_LOW}_vs_100", False, None,
                              list(THREADS_RANGE), "%", "a run failed: see runs and shim.log")
@@ -241,7 +247,7 @@ class Mps(core.Area):
         self.results.add("mps", f"threads.{THREADS_LOW}_vs_100",
                          THREADS_RANGE[0] <= ratio <= THREADS_RANGE[1], round(ratio, 1),
                          list(THREADS_RANGE), "%",
-                         f"2 ms kernels on the full grid alone: {full:.0f}/s without a thread "
+                         f"busy kernels on {THREADS_GRID} blocks alone: {full:.0f}/s without a thread "
                          f"limit, {low:.0f}/s as a {THREADS_LOW} % slice (the job's own "
                          "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100 ignored)")
 
