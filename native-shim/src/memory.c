@@ -394,21 +394,31 @@ static void take_locked(struct mem_dev *d, uint64_t bytes)
 		d->job_used = d->used;
 }
 
+/*
+ * Sizes as the coordinator's messages show them (ByteSizes): one decimal, in GiB from what
+ * would print as 1024.0 MiB, else MiB.
+ */
 static void fmt_size(char *buf, size_t cap, uint64_t bytes)
 {
-	if (bytes >= (1ULL << 30))
-		snprintf(buf, cap, "%.2f GiB", (double)bytes / (double)(1ULL << 30));
+	if ((double)bytes / (double)(1ULL << 20) >= 1023.95)
+		snprintf(buf, cap, "%.1f GiB", (double)bytes / (double)(1ULL << 30));
 	else
 		snprintf(buf, cap, "%.1f MiB", (double)bytes / (double)(1ULL << 20));
 }
 
-/* One line on stderr per refusal, at most one a second (mem_mu held; no I/O that can block long). */
+/*
+ * One line on stderr per refusal, at most one a second (mem_mu held; no I/O that can block
+ * long), so that a researcher sees why the framework's out-of-memory error came:
+ * "softmig: job 123 asked for 4.0 GiB on GPU 0; its slice is 12.0 GiB and it holds 10.2 GiB".
+ * why is added when the limit was not the reason alone (the coordinator away).
+ */
 static void tell_refusal(int dev, uint64_t bytes, uint64_t used, uint64_t limit, const char *why)
 {
 	static struct timespec last;
 	static unsigned long quiet;
 	struct timespec now;
-	char b[32], u[32], l[32], line[256];
+	const char *job = shim.cfg.kernel_job_id[0] ? shim.cfg.kernel_job_id : shim.cfg.job_id;
+	char who[96], b[32], u[32], l[32], extra[96], line[320];
 	int n;
 
 	fmt_size(b, sizeof(b), bytes);
@@ -421,14 +431,19 @@ static void tell_refusal(int dev, uint64_t bytes, uint64_t used, uint64_t limit,
 		return;
 	}
 	last = now;
-	if (quiet)
-		n = snprintf(line, sizeof(line),
-			     "softmig: out of memory on device %d: %s refused, %s of the job's %s limit in use"
-			     " (%s; %lu more refused before)\n", dev, b, u, l, why, quiet);
+	if (job[0])
+		snprintf(who, sizeof(who), "job %s", job);
 	else
-		n = snprintf(line, sizeof(line),
-			     "softmig: out of memory on device %d: %s refused, %s of the job's %s limit in use (%s)\n",
-			     dev, b, u, l, why);
+		snprintf(who, sizeof(who), "this process");
+	extra[0] = '\0';
+	if (strcmp(why, "over the limit") != 0 && quiet)
+		snprintf(extra, sizeof(extra), " (%s; %lu more refused before)", why, quiet);
+	else if (strcmp(why, "over the limit") != 0)
+		snprintf(extra, sizeof(extra), " (%s)", why);
+	else if (quiet)
+		snprintf(extra, sizeof(extra), " (%lu more refused before)", quiet);
+	n = snprintf(line, sizeof(line), "softmig: %s asked for %s on GPU %d; its slice is %s and it holds %s%s\n",
+		     who, b, dev, l, u, extra);
 	quiet = 0;
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* stderr closed: the log has it */

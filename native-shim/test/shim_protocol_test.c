@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -64,12 +65,18 @@ static struct child spawn(const char *prog, char *const argv[], const char *extr
 	if (c.pid == 0) {
 		char path[512], env[10][256];
 		char *envp[11];
-		int n = 0;
+		int n = 0, efd;
 
 		dup2(to[0], 0);
 		dup2(from[1], 1);
 		close(to[1]);
 		close(from[0]);
+		snprintf(path, sizeof(path), "%s/shim_protocol_test.%d.stderr", programs, (int)getpid());
+		efd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (efd >= 0 && efd != 2) {
+			dup2(efd, 2);
+			close(efd);
+		}
 		snprintf(env[n++], 256, "LD_PRELOAD=%s", shim);
 		snprintf(env[n++], 256, "LD_LIBRARY_PATH=%s", fake_cuda);
 		snprintf(env[n++], 256, "SOFTMIG_FAKE_GPUS=ShimProtocolTest:8G");
@@ -91,6 +98,23 @@ static struct child spawn(const char *prog, char *const argv[], const char *extr
 	c.in = fdopen(to[1], "w");
 	c.out = fdopen(from[0], "r");
 	return c;
+}
+
+/* Whether what the child wrote to its stderr so far contains text. */
+static bool stderr_has(const struct child *c, const char *text)
+{
+	char path[512], all[8192];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/shim_protocol_test.%d.stderr", programs, (int)c->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(all, 1, sizeof(all) - 1, f);
+	fclose(f);
+	all[n] = '\0';
+	return strstr(all, text) != NULL;
 }
 
 /* Bytes read from the current connection and not yet decoded. */
@@ -247,6 +271,9 @@ static void memory_protocol(void)
 
 		CHECK(fgets(line, sizeof(line), c.out) && strstr(line, "\"rc\":2"));
 	}
+	/* the researcher's line: what was asked, the slice, what the job holds, in GiB/MiB */
+	CHECK(stderr_has(&c, "softmig: job proto asked for 600.0 MiB on GPU 0; its slice is 1.0 GiB and it holds"
+			     " 600.0 MiB\n"));
 	CHECK(shell(&c, "free 0", "\"rc\"") == 0);
 	f = next_frame(fd, 2000);
 	CHECK(f && f->body_case == SOFTMIG__V1__CLIENT_FRAME__BODY_MEM_FREE && f->mem_free->bytes == 600 * MIB);

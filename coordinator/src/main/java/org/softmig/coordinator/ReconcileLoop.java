@@ -27,6 +27,7 @@ import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.gpu.actor.GpuActor;
 import org.softmig.gpu.actor.GpuSnapshot;
 import org.softmig.gpu.actor.NodeGuardian;
+import org.softmig.gpu.domain.ByteSizes;
 import org.softmig.gpu.domain.Reconciler;
 import org.softmig.proto.v1.NodeStatus;
 import org.softmig.proto.v1.UnmanagedProcess;
@@ -257,12 +258,12 @@ public final class ReconcileLoop implements AutoCloseable {
       Key key = new Key(f.uuid(), f.pid(), f.reason());
       if (f.newlyFound()) {
         log.warn(
-            "Unmanaged process [{}] of user [{}] job [{}] on [{}] uses [{}] bytes: {}",
+            "Unmanaged process [{}] of user [{}] job [{}] on [{}] uses [{}]: {}",
             f.pid(),
             f.user(),
             f.jobId(),
             f.uuid(),
-            f.usedBytes(),
+            ByteSizes.format(f.usedBytes()),
             f.reason().text());
       }
       if (killAttempted.contains(key)) {

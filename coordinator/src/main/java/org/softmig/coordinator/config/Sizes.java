@@ -5,6 +5,7 @@ import java.math.RoundingMode;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.softmig.gpu.domain.ByteSizes;
 
 /**
  * Memory sizes as people write them: {@code 24G}, {@code 24GiB}, {@code 24GB}, {@code 1.5G},
@@ -85,15 +86,8 @@ public final class Sizes {
     return c == ' ' || c == '\t' || c == '\r';
   }
 
-  /** A short readable form: {@code 24.0 GiB}, {@code 512 B}. */
+  /** A short readable form: {@code 24.0 GiB}, {@code 512 B} (see {@link ByteSizes}). */
   public static String format(long bytes) {
-    String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double value = bytes;
-    int unit = 0;
-    while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    return unit == 0 ? bytes + " B" : String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
+    return ByteSizes.format(bytes);
   }
 }

@@ -5,6 +5,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.softmig.gpu.domain.ByteSizes;
 
 /**
  * Chooses the node's {@link GpuInventory} at start-up:
@@ -76,11 +77,11 @@ public final class GpuInventories {
     }
     for (GpuInfo g : inventory.gpus()) {
       log.info(
-          "GPU [{}] [{}] [{}] [{}] bytes at [{}]{}",
+          "GPU [{}] [{}] [{}] [{}] at [{}]{}",
           g.index(),
           g.uuid(),
           g.name(),
-          g.memoryTotalBytes(),
+          ByteSizes.format(g.memoryTotalBytes()),
           g.pciBusId(),
           g.migEnabled() ? " (MIG enabled: not sliced)" : "");
     }

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.function.LongSupplier;
+import org.softmig.gpu.domain.ByteSizes;
 import org.softmig.gpu.domain.GpuJobs;
 import org.softmig.gpu.domain.LeaseSharing;
 import org.softmig.gpu.domain.MemoryLedger;
@@ -333,15 +334,15 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     getContext()
         .getLog()
         .info(
-            "Session [{}] (pid [{}]) of job [{}] attached to [{}] with limit [{}] bytes,"
+            "Session [{}] (pid [{}]) of job [{}] attached to [{}] with limit [{}],"
                 + " [{}] % SM, holding [{}]",
             spec.sessionId(),
             spec.pid(),
             spec.jobId(),
             gpu.uuid(),
-            device.memoryLimitBytes(),
+            ByteSizes.format(device.memoryLimitBytes()),
             device.smLimitPercent(),
-            device.holdingBytes());
+            ByteSizes.format(device.holdingBytes()));
     apply(effects);
     return this;
   }
@@ -596,10 +597,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
     getContext()
         .getLog()
         .info(
-            "Job [{}] placed on [{}] with [{}] bytes and [{}] % SM",
+            "Job [{}] placed on [{}] with [{}] and [{}] % SM",
             place.jobId(),
             gpu.uuid(),
-            place.memoryBytes(),
+            ByteSizes.format(place.memoryBytes()),
             place.smPercent());
     return this;
   }
@@ -621,7 +622,10 @@ public final class GpuActor extends AbstractBehavior<GpuActor.Command> {
       if (bytes != ledger.overheadBytes(jobId)) {
         getContext()
             .getLog()
-            .debug("Job [{}] uses [{}] bytes on [{}] beyond its tracked memory", jobId, bytes,
+            .debug(
+                "Job [{}] uses [{}] on [{}] beyond its tracked memory",
+                jobId,
+                ByteSizes.format(bytes),
                 gpu.uuid());
       }
       apply(ledger.setOverhead(jobId, bytes));

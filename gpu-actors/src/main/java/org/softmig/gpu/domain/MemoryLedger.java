@@ -389,7 +389,7 @@ public final class MemoryLedger {
       return new Refused("unknown session " + sessionId, 0, 0, freeBytes());
     }
     if (bytes < 0) {
-      return refuse(session, "a negative size " + bytes);
+      return refuse(session, "a negative size (" + bytes + " bytes)");
     }
     if (settling || (!session.credited() && creditOutstanding(session.job))) {
       deferred.add(new Pending(sessionId, ticket, bytes));
@@ -579,7 +579,7 @@ public final class MemoryLedger {
     try {
       newUsed = Math.addExact(session.used, bytes);
     } catch (ArithmeticException e) {
-      return refuse(session, "a size of " + bytes + " bytes that overflows");
+      return refuse(session, "a size of " + ByteSizes.format(bytes) + " that overflows");
     }
     long newHeld = holdingFor(session, newUsed);
     long growth = newHeld - session.held;
@@ -590,37 +590,40 @@ public final class MemoryLedger {
       return refuse(
           session,
           String.format(
-              "%d bytes would take job %s to %d bytes, over its limit of %d bytes on %s"
-                  + " (it uses %d, and %d more as NVML sees it)",
-              bytes,
+              "%s would take job %s to %s, over its limit of %s on %s"
+                  + " (it uses %s, and %s more as NVML sees it)",
+              ByteSizes.format(bytes),
               job.id,
-              job.used + job.overhead + bytes,
-              job.limit,
+              ByteSizes.format(job.used + job.overhead + bytes),
+              ByteSizes.format(job.limit),
               name,
-              job.used,
-              job.overhead));
+              ByteSizes.format(job.used),
+              ByteSizes.format(job.overhead)));
     }
     if (growth > 0) {
       if (job.limit > 0 && job.held + job.overhead + growth > job.limit) {
         return refuse(
             session,
             String.format(
-                "%d bytes would take job %s to %d bytes, over its limit of %d bytes on %s"
-                    + " (it holds %d, and %d more as NVML sees it)",
-                bytes,
+                "%s would take job %s to %s, over its limit of %s on %s"
+                    + " (it holds %s, and %s more as NVML sees it)",
+                ByteSizes.format(bytes),
                 job.id,
-                job.held + job.overhead + growth,
-                job.limit,
+                ByteSizes.format(job.held + job.overhead + growth),
+                ByteSizes.format(job.limit),
                 name,
-                job.held,
-                job.overhead));
+                ByteSizes.format(job.held),
+                ByteSizes.format(job.overhead)));
       }
       if (growth > freeBytes()) {
         return refuse(
             session,
             String.format(
-                "%d bytes do not fit on %s: %d of %d bytes free", bytes, name, freeBytes(),
-                totalBytes));
+                "%s do not fit on %s: %s of %s free",
+                ByteSizes.format(bytes),
+                name,
+                ByteSizes.format(freeBytes()),
+                ByteSizes.format(totalBytes)));
       }
     }
     setHolding(session, newHeld, newUsed);

@@ -74,7 +74,7 @@ public final class Placement {
       }
       if (gpu.memoryTotalBytes() <= 0) {
         throw new IllegalArgumentException(
-            "GPU " + gpu.uuid() + " has no memory (" + gpu.memoryTotalBytes() + " bytes)");
+            "GPU " + gpu.uuid() + " has no memory (" + ByteSizes.format(gpu.memoryTotalBytes()) + ")");
       }
       if (gpusByUuid.putIfAbsent(gpu.uuid(), gpu) != null) {
         throw new IllegalArgumentException("GPU uuid " + gpu.uuid() + " appears twice");
@@ -168,7 +168,7 @@ public final class Placement {
               + " ("
               + gpu.uuid()
               + "): "
-              + formatBytes(freeBytes(gpu))
+              + ByteSizes.format(freeBytes(gpu))
               + " and "
               + String.format(Locale.ROOT, "%.1f", freeSmPercent(gpu))
               + " % SM free"
@@ -332,7 +332,7 @@ public final class Placement {
         + " ("
         + describe(slice)
         + "): the largest free memory is "
-        + formatBytes(freeBytes(mostMemory))
+        + ByteSizes.format(freeBytes(mostMemory))
         + " on GPU "
         + mostMemory.index()
         + " ("
@@ -342,22 +342,18 @@ public final class Placement {
         + " % on GPU "
         + mostSm.index()
         + " ("
-        + formatBytes(freeBytes(mostSm))
+        + ByteSizes.format(freeBytes(mostSm))
         + " free there)";
   }
 
   private static String describe(Slice slice) {
-    return formatBytes(slice.memoryBytes())
+    return ByteSizes.format(slice.memoryBytes())
         + " and "
         + String.format(Locale.ROOT, "%.1f", slice.smPercent())
         + " % SM"
         + (slice.mps() ? " through MPS" : "");
   }
 
-  /** Bytes as GiB with two decimals, plus the exact count: "12.00 GiB (12884901888 bytes)". */
-  static String formatBytes(long bytes) {
-    return String.format(Locale.ROOT, "%.2f GiB (%d bytes)", bytes / (double) (1L << 30), bytes);
-  }
 
   private Gpu requireGpu(String uuid) {
     Gpu gpu = gpusByUuid.get(uuid);

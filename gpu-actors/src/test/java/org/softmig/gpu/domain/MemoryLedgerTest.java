@@ -34,9 +34,10 @@ class MemoryLedgerTest {
     assertThat(refused.jobUsedBytes()).isEqualTo(6 * GIB);
     assertThat(refused.jobLimitBytes()).isEqualTo(10 * GIB);
     assertThat(refused.reason())
-        .contains(Long.toString(5 * GIB))
-        .contains(Long.toString(10 * GIB))
-        .contains("j");
+        .startsWith("5.0 GiB would take job j to 11.0 GiB, over its limit of 10.0 GiB on gpu0")
+        .contains("it uses 6.0 GiB")
+        .doesNotContain(Long.toString(5 * GIB))
+        .doesNotContain(Long.toString(10 * GIB));
     assertThat(ledger.reserve(2, 4 * GIB, 0)).isInstanceOf(Granted.class);
     assertThat(ledger.job("j").orElseThrow().refusals()).isEqualTo(1);
   }
@@ -82,7 +83,7 @@ class MemoryLedgerTest {
     assertThat(ledger.reserve(1, 6 * GIB, 0)).isInstanceOf(Granted.class);
     var refused = (Refused) ledger.reserve(2, 3 * GIB, 0);
     assertThat(refused.deviceFreeBytes()).isEqualTo(2 * GIB);
-    assertThat(refused.reason()).contains("do not fit");
+    assertThat(refused.reason()).isEqualTo("3.0 GiB do not fit on gpu0: 2.0 GiB of 8.0 GiB free");
   }
 
   @Test

@@ -87,7 +87,7 @@ class PlacementTest {
 
     assertThat(decision).isInstanceOf(Refused.class);
     String reason = ((Refused) decision).reason();
-    assertThat(reason).contains("7", "GPU-0", "12.00 GiB", "16.00 GiB", "25.0 % SM");
+    assertThat(reason).contains("7", "GPU-0", "12.0 GiB", "16.0 GiB", "25.0 % SM");
     assertThat(placement.sliceOf("7")).contains(new Slice("7", 12 * GIB, 25));
 
     Decision otherSm = placement.place(new Slice("7", 12 * GIB, 50));
@@ -107,7 +107,7 @@ class PlacementTest {
     // GPU-0 holds a (8 GiB, 50 % free); GPU-1 holds b (18 GiB, 20 % free).
     assertThat(reason)
         .contains("job c")
-        .contains("largest free memory is 18.00 GiB")
+        .contains("largest free memory is 18.0 GiB")
         .contains("on GPU 1")
         .contains("most free SM is 50.0 % on GPU 0");
     assertThat(placement.sliceOf("c")).isEmpty();
