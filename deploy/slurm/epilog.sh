@@ -5,8 +5,14 @@
 #   1. store the job's report: `softmig report <jobid> --json` into <REPORT_DIR>/<jobid>.json,
 #      and, with REPORT_TO_JOB_OUTPUT=yes, the text report appended to the job's stdout file
 #      (written with the user's own uid, never as root);
-#   2. release the placement (`softmig release`);
-#   3. remove the admin config file(s) and the state file.
+#   2. with ADMIN_COMMENT=yes (the default), write the job's usage in one line (`softmig report
+#      <jobid> --summary`: GPU memory peak and limit, OOM refusals, GPU time and SM share) to
+#      the job's AdminComment in the accounting database, so that `sacct -o AdminComment`
+#      shows it: `sacctmgr -i update job where jobid=... set AdminComment=...` (slurmctld
+#      refuses `scontrol update` of a job that has finished, as it has when the Epilog runs;
+#      without slurmdbd the line is only logged);
+#   3. release the placement (`softmig release`);
+#   4. remove the admin config file(s) and the state file.
 # Other jobs: nothing but a check for stray config files of this job id.
 #
 # Exit status: 0 unless the settings are broken. A failed report or release is logged (syslog
@@ -52,6 +58,16 @@ job_stdout() {
 		head -n 1 | sed -E 's/^[[:space:]]*StdOut=//'
 }
 
+# The job as the accounting database names it: an array task as <arrayjob>_<task>, since the
+# first task's own id is also the array's and would select every task of it.
+accounting_id() {
+	if [[ ${SLURM_ARRAY_JOB_ID:-} =~ ^[0-9]+$ && ${SLURM_ARRAY_TASK_ID:-} =~ ^[0-9]+$ ]]; then
+		echo "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+	else
+		echo "$jobid"
+	fi
+}
+
 # append_as_user FILE < TEXT: append with the job owner's uid/gid, only to an existing file,
 # so a user cannot make root write somewhere through a symlink.
 append_as_user() {
@@ -85,6 +101,16 @@ if [[ -n $GPU_UUID ]]; then
 			fi
 		else
 			sm_log WARNING "no text report for job $jobid: $(tr '\n' ' ' <"$errors" | cut -c1-300)"
+		fi
+	fi
+	if [[ $SM_ADMIN_COMMENT == yes ]]; then
+		if ! line=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$key" --summary --socket "$SM_SOCKET" 2>"$errors"); then
+			sm_log WARNING "no accounting line for job $jobid: $(tr '\n' ' ' <"$errors" | cut -c1-300)"
+		elif timeout "$SM_PLACE_TIMEOUT" "$SM_SACCTMGR" -i update job where jobid="$(accounting_id)" \
+			set AdminComment="$line" >/dev/null 2>"$errors"; then
+			sm_log INFO "AdminComment: $line"
+		else
+			sm_log WARNING "could not set the AdminComment of job $jobid ($line): $(tr '\n' ' ' <"$errors" | cut -c1-300)"
 		fi
 	fi
 	rm -f "$errors"

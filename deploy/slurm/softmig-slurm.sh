@@ -23,6 +23,8 @@ SM_LIBRARY=/opt/softmig/lib/libsoftmig.so
 SM_SLICES=$SOFTMIG_SYSCONFDIR/slices.conf
 SM_REPORT_DIR=/var/log/softmig/reports
 SM_REPORT_TO_JOB_OUTPUT=no
+SM_ADMIN_COMMENT=yes
+SM_SACCTMGR=sacctmgr
 SM_LOG_FILE=/var/log/softmig/slurm-scripts.log
 SM_USER_LOG_DIR=/var/log/softmig/users
 SM_PLACE_TIMEOUT=30
@@ -86,6 +88,13 @@ sm_load_settings() {
 			no | false | 0) SM_REPORT_TO_JOB_OUTPUT=no ;;
 			*) echo "$file:$n: REPORT_TO_JOB_OUTPUT must be yes or no, got '$value'" >&2; return 1 ;;
 			esac ;;
+		ADMIN_COMMENT)
+			case ${value,,} in
+			yes | true | 1) SM_ADMIN_COMMENT=yes ;;
+			no | false | 0) SM_ADMIN_COMMENT=no ;;
+			*) echo "$file:$n: ADMIN_COMMENT must be yes or no, got '$value'" >&2; return 1 ;;
+			esac ;;
+		SACCTMGR) SM_SACCTMGR=$value ;;
 		LOG_FILE) SM_LOG_FILE=$value ;;
 		USER_LOG_DIR) SM_USER_LOG_DIR=$value ;;
 		MPS_BASE_DIR)

@@ -6,7 +6,8 @@
 # Checks: a half-slice job sees the half limit and gets CUDA_ERROR_OUT_OF_MEMORY past it; its
 # environment cannot raise the limit; slices are spread over the GPUs by placement and never
 # over capacity; the config file is root-owned during the job and gone after it; the placement
-# is released after the job; a full-GPU job runs without a limit; the job's report is stored;
+# is released after the job; a full-GPU job runs without a limit; the job's report is stored
+# and its usage line is the one for the job's AdminComment;
 # an MPS slice goes to the GPU the coordinator shares through MPS (a third simulated GPU, with the
 # coordinator tests' stand-in control daemon) and its process reaches cuInit with the GPU's pipe
 # directory and its limits as MPS client settings (the fake driver records them), whatever its
@@ -155,6 +156,15 @@ rf() { grep -oE "\"$1\" *: *\"?[^,\"]+" <<<"$report" | head -n 1 | sed -E 's/.*:
 check_eq "the report names the slice's memory limit" $((24 * GIB)) "$(rf memory_limit_bytes)"
 check_eq "the report names the job's GPU" "$(sn_field "$job" CVD)" "$(rf gpu_uuid)"
 echo "  report: memory peak $(rf memory_peak_bytes) bytes, $(rf oom_refusals) OOM refusals (the job held 24 GiB and was refused once)"
+# SLURM accounting: the Epilog's one-line summary for the job's AdminComment. This SLURM has
+# no accounting storage (no slurmdbd, so no sacct): the Epilog's sacctmgr is a stand-in that
+# checks the command's form and keeps the line (see lib/softmig-node.sh).
+ac=$(sn_admin_comment "$job")
+echo "  AdminComment: $ac"
+check "the Epilog wrote the usage line for the job's AdminComment" grep -qE \
+	'^softmig: GPU-[0-9a-f]{8} memory peak [0-9.]+ GiB of 24\.0 GiB, [0-9]+ OOM refusals?, GPU time ([0-9.]+ s|[0-9hms]+), SM share [0-9.]+ % of 50\.0 %$' <<<"$ac"
+check_eq "the AdminComment names the job's GPU" "$(cut -c1-12 <<<"$(rf gpu_uuid)")" "$(sed -nE 's/^softmig: (GPU-[0-9a-f]{8}) .*/\1/p' <<<"$ac")"
+check_eq "its OOM refusals are the report's" "$(rf oom_refusals)" "$(sed -nE 's/.*, ([0-9]+) OOM refusals?,.*/\1/p' <<<"$ac")"
 
 # ------------------------------------------------------------------ the environment cannot raise it
 job=$(SN_SUBMIT_ENV="$SUBMIT_ENV CUDA_DEVICE_MEMORY_LIMIT=48G CUDA_DEVICE_SM_LIMIT=100 SOFTMIG_CONFIG_DIR=/tmp" \

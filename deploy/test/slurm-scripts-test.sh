@@ -88,6 +88,8 @@ check "placement is released after the job" test ! -s "$STUB/placements"
 check "the Prolog placed the job with the slice's size" grep -qx "place --job $job --mem 24G --sm 50 --user $SN_USER --socket $RUN/softmig.sock" "$STUB/calls"
 check "the job's JSON report is stored" grep -q "\"job_id\":\"$job\"" "$B/log/softmig/reports/$job.json"
 check "the report is appended to the job's output" grep -q "^Job $job on GPU-" "$(sn_out "$job")"
+check_eq "the Epilog wrote the job's usage line to its AdminComment" \
+	"softmig: GPU-00000000 memory peak 0 B of $((24 << 30)) bytes, 0 OOM refusals" "$(sn_admin_comment "$job")"
 check_eq "the job's output stays the user's" "$SN_USER" "$(stat -c %U "$(sn_out "$job")")"
 check_eq "a time-slicing slice gets no MPS pipe directory" "<unset>" "$(sn_field "$job" MPS_PIPE)"
 

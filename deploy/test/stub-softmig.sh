@@ -4,7 +4,7 @@
 #
 #   place --job ID --mem SIZE --sm PCT [--mps] [--socket P]   best fit over STUB_GPUS, prints the UUID
 #   release --job ID [--socket P]
-#   report JOBID [--json] [--socket P]
+#   report JOBID [--json|--summary] [--socket P]
 #   status                                             the placements, one "job uuid bytes" line each
 #
 # STUB_GPUS: comma list of sizes (default 48G,48G); GPU i is GPU-00000000-0000-0000-0000-00000000000i.
@@ -27,7 +27,7 @@ uuid() { printf 'GPU-00000000-0000-0000-0000-%012d\n' "$1"; }
 
 cmd=${1:-}
 shift || true
-job="" mem="" sm="" json=no mps=no
+job="" mem="" sm="" json=no mps=no summary=no
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -36,6 +36,7 @@ while [[ $# -gt 0 ]]; do
 	--socket | --user) shift 2 ;;
 	--json) json=yes; shift ;;
 	--mps) mps=yes; shift ;;
+	--summary) summary=yes; shift ;;
 	*) job=$1; shift ;;
 	esac
 done
@@ -74,7 +75,9 @@ release)
 report)
 	line=$(grep "^$job " "$dir/placements") || { echo "no report for job $job" >&2; exit 5; }
 	read -r _ u b s <<<"$line"
-	if [[ $json == yes ]]; then
+	if [[ $summary == yes ]]; then
+		printf 'softmig: %s memory peak 0 B of %s bytes, 0 OOM refusals\n' "${u:0:12}" "$b"
+	elif [[ $json == yes ]]; then
 		printf '{"reports":[{"job_id":"%s","gpu_uuid":"%s","memory_limit_bytes":%s,"sm_limit_percent":%s}]}\n' "$job" "$u" "$b" "$s"
 	else
 		printf 'Job %s on %s\n  memory limit %s bytes\n  compute limit %s%%\n' "$job" "$u" "$b" "$s"

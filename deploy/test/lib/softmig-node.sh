@@ -7,6 +7,11 @@
 #   sn_teardown              stop SLURM, remove the test user if this run created it
 #   sn_submit ARGS...        sbatch --parsable as the test user (environment passed on)
 #   sn_out JOBID             the job's output file
+#   sn_admin_comment JOBID   the AdminComment the Epilog stored for the job
+#
+# This SLURM has no accounting storage (no slurmdbd): the scripts' SACCTMGR is a stand-in
+# that takes exactly `sacctmgr -i update job where jobid=ID set AdminComment=TEXT` (the form
+# the Epilog uses) and keeps TEXT in BASE/accounting/ID; anything else fails.
 #
 # The node: two full GPUs (gpu:l40s, GRES indices 0-1, so SLURM's CUDA_VISIBLE_DEVICES is the
 # real ordinal), four half slices (gpu:l40s.2) of them and two MPS quarter slices
@@ -37,7 +42,16 @@ sn_setup() {
 	if [[ -n ${SN_SLICES:-} ]]; then
 		printf '%s\n' "$SN_SLICES" >"$SN_PREFIX/etc/slices.conf"
 	fi
-	printf '%s\n' "${SN_SCRIPT_SETTINGS:-}" >>"$SN_PREFIX/etc/slurm-scripts.conf"
+	mkdir -p "$B/accounting"
+	cat >"$B/build/sacctmgr" <<EOF
+#!/bin/bash
+printf '%s\\n' "\$*" >>'$B/accounting/calls'
+[[ \$# == 7 && \$1 == -i && \$2 == update && \$3 == job && \$4 == where && \$5 =~ ^jobid=([0-9]+(_[0-9]+)?)\$ &&
+	\$6 == set && \$7 == AdminComment=* ]] || { echo "sacctmgr stand-in: unexpected arguments" >&2; exit 1; }
+printf '%s\\n' "\${7#AdminComment=}" >'$B/accounting/'"\${BASH_REMATCH[1]}"
+EOF
+	chmod 755 "$B/build/sacctmgr"
+	printf 'SACCTMGR=%s\n%s\n' "$B/build/sacctmgr" "${SN_SCRIPT_SETTINGS:-}" >>"$SN_PREFIX/etc/slurm-scripts.conf"
 
 	SNODE_GRES_CONF="NodeName=@NODE@ Name=gpu Type=l40s Count=2 File=@DEV@/gpu[0-1]
 NodeName=@NODE@ Name=gpu Type=l40s.2 Count=4 File=@DEV@/gpu[2-5]
@@ -74,5 +88,7 @@ sn_out() { echo "$SN_BASE/jobs/job-$1.out"; }
 
 # sn_field JOBID KEY: the value of a "KEY=value" line the job printed.
 sn_field() { grep -m1 "^$2=" "$(sn_out "$1")" 2>/dev/null | cut -d= -f2-; }
+
+sn_admin_comment() { cat "$SN_BASE/accounting/$1" 2>/dev/null; }
 
 sn_running() { squeue -h -t RUNNING -o %i 2>/dev/null | wc -l; }

@@ -28,11 +28,22 @@ public final class ReportCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print JSON")
   boolean json;
 
+  @Option(
+      names = "--summary",
+      description =
+          "print one line for accounting: memory peak and limit, OOM refusals, GPU time, SM"
+              + " share (what the Epilog writes to the job's AdminComment)")
+  boolean summary;
+
   @Option(names = "--socket", description = "coordinator socket (default ${DEFAULT-VALUE})")
   Path socket = NodeSettings.DEFAULT_SOCKET;
 
   @Override
   public Integer call() throws Exception {
+    if (json && summary) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--json and --summary cannot be used together");
+    }
     ServerFrame reply =
         Requests.call(
             socket,
@@ -51,6 +62,10 @@ public final class ReportCommand implements Callable<Integer> {
     }
     if (json) {
       out.println(StatusPrinter.reportJson(reply.getReport()));
+      return 0;
+    }
+    if (summary) {
+      out.println(StatusPrinter.summaryLine(reply.getReport()));
       return 0;
     }
     for (JobReport r : reply.getReport().getReportsList()) {

@@ -142,6 +142,55 @@ public final class StatusPrinter {
   }
 
   /**
+   * A job's usage in one line, for SLURM accounting (the Epilog writes it to the job's
+   * AdminComment): GPU memory peak and limit, OOM refusals, GPU time and SM share, per GPU the
+   * job used; e.g. {@code softmig: GPU-51dc187a memory peak 10.2 GiB of 12.0 GiB, 3 OOM
+   * refusals, GPU time 2m05s, SM share 24.5 % of 25.0 %}. Plain printable text, no newline.
+   */
+  public static String summaryLine(ReportReply reply) {
+    StringBuilder b = new StringBuilder("softmig:");
+    String sep = " ";
+    for (JobReport r : reply.getReportsList()) {
+      b.append(sep).append(shortGpu(r.getGpuUuid()));
+      b.append(" memory peak ").append(Sizes.format(r.getMemoryPeakBytes()));
+      b.append(
+          r.getMemoryLimitBytes() == 0
+              ? " (no limit)"
+              : " of " + Sizes.format(r.getMemoryLimitBytes()));
+      b.append(", ").append(r.getOomRefusals()).append(" OOM refusal");
+      b.append(r.getOomRefusals() == 1 ? "" : "s");
+      b.append(", GPU time ").append(duration(r.getGpuTimeUs()));
+      b.append(String.format(Locale.ROOT, ", SM share %.1f %%", r.getSmSharePercent()));
+      if (r.getSmLimitPercent() > 0) {
+        b.append(String.format(Locale.ROOT, " of %.1f %%", r.getSmLimitPercent()));
+      }
+      sep = "; ";
+    }
+    return b.toString();
+  }
+
+  /** The first block of a GPU UUID ({@code GPU-51dc187a}), enough to tell a node's GPUs apart. */
+  private static String shortGpu(String uuid) {
+    String shown = shown(uuid.isEmpty() ? "GPU" : uuid);
+    int dash = shown.indexOf('-', shown.startsWith("GPU-") ? 4 : 0);
+    return dash > 0 ? shown.substring(0, dash) : shown;
+  }
+
+  /** {@code 2.5 s} under a minute, else {@code 2m05s} or {@code 3h02m05s}. */
+  static String duration(long micros) {
+    double seconds = micros / 1e6;
+    if (seconds < 59.95) {
+      return String.format(Locale.ROOT, "%.1f s", seconds);
+    }
+    long s = Math.round(seconds);
+    long h = s / 3600;
+    long m = (s % 3600) / 60;
+    return h > 0
+        ? String.format(Locale.ROOT, "%dh%02dm%02ds", h, m, s % 60)
+        : String.format(Locale.ROOT, "%dm%02ds", m, s % 60);
+  }
+
+  /**
    * The status with only {@code user}'s jobs and unmanaged processes; GPUs where the user has
    * none are left out.
    */

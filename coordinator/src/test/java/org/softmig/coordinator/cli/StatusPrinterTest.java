@@ -6,8 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.softmig.proto.v1.GpuStatus;
+import org.softmig.proto.v1.JobReport;
 import org.softmig.proto.v1.JobStatus;
 import org.softmig.proto.v1.NodeStatus;
+import org.softmig.proto.v1.ReportReply;
 import org.softmig.proto.v1.StatusReply;
 
 /** What another node or a job says reaches an admin's terminal only as plain text. */
@@ -94,5 +96,61 @@ class StatusPrinterTest {
     assertThat(StatusPrinter.onlyUser(reply, "alice").getOthersHidden()).isTrue();
     assertThat(StatusPrinter.json(reply.toBuilder().setOthersHidden(false).build()))
         .doesNotContain("others_hidden");
+  }
+
+  private static final long GIB = 1L << 30;
+  private static final long MIB = 1L << 20;
+
+  @Test
+  void summaryLineGivesTheAccountingFiguresInReadableUnits() {
+    ReportReply reply =
+        ReportReply.newBuilder()
+            .addReports(
+                JobReport.newBuilder()
+                    .setJobId("123")
+                    .setGpuUuid("GPU-51dc187a-af0f-2fa8-127c-46fedfac9019")
+                    .setMemoryPeakBytes(10 * GIB + 205 * MIB)
+                    .setMemoryLimitBytes(12 * GIB)
+                    .setOomRefusals(3)
+                    .setGpuTimeUs(125_000_000)
+                    .setSmSharePercent(24.5)
+                    .setSmLimitPercent(25))
+            .build();
+
+    assertThat(StatusPrinter.summaryLine(reply))
+        .isEqualTo(
+            "softmig: GPU-51dc187a memory peak 10.2 GiB of 12.0 GiB, 3 OOM refusals,"
+                + " GPU time 2m05s, SM share 24.5 % of 25.0 %");
+  }
+
+  @Test
+  void summaryLineNamesEachGpuAndJobsWithoutLimits() {
+    ReportReply reply =
+        ReportReply.newBuilder()
+            .addReports(
+                JobReport.newBuilder()
+                    .setGpuUuid("GPU-aaaaaaaa-0000")
+                    .setMemoryPeakBytes(512 * MIB)
+                    .setOomRefusals(1)
+                    .setGpuTimeUs(2_500_000)
+                    .setSmSharePercent(80))
+            .addReports(
+                JobReport.newBuilder()
+                    .setGpuUuid("GPU-bbbbbbbb-\u001b[2J")
+                    .setMemoryPeakBytes(0)
+                    .setMemoryLimitBytes(24 * GIB)
+                    .setGpuTimeUs(3_725_000_000L)
+                    .setSmSharePercent(50)
+                    .setSmLimitPercent(50))
+            .build();
+
+    String line = StatusPrinter.summaryLine(reply);
+
+    assertThat(line)
+        .isEqualTo(
+            "softmig: GPU-aaaaaaaa memory peak 512.0 MiB (no limit), 1 OOM refusal, GPU time 2.5 s,"
+                + " SM share 80.0 %; GPU-bbbbbbbb memory peak 0 B of 24.0 GiB, 0 OOM refusals,"
+                + " GPU time 1h02m05s, SM share 50.0 % of 50.0 %");
+    assertThat(line).doesNotContain("\n", "\u001b");
   }
 }
