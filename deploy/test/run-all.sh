@@ -4,7 +4,7 @@
 #   deploy/test/run-all.sh [--no-e2e]
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tests=(unit-test.sh install-test.sh)
+tests=(unit-test.sh install-test.sh package-test.sh)
 if [[ $(id -u) == 0 ]]; then
 	tests+=(slurm-scripts-test.sh)
 	[[ ${1:-} == --no-e2e ]] || tests+=(slurm-e2e.sh)
