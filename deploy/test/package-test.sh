@@ -134,7 +134,7 @@ install_blocker() {
 	command -v dpkg >/dev/null || { echo "no dpkg"; return; }
 	dpkg-query -W -f='${Status}' softmig 2>/dev/null | grep -q installed && { echo "a softmig package is installed"; return; }
 	for p in /opt/softmig /etc/softmig /usr/bin/softmig "$UNIT" /usr/lib/tmpfiles.d/softmig.conf \
-		/run/softmig/softmig.sock; do
+		/etc/logrotate.d/softmig /run/softmig/softmig.sock /var/lib/softmig; do
 		[[ -e $p || -L $p ]] && { echo "$p exists"; return; }
 	done
 	dpkg-query -W -f='${Status}' openjdk-17-jre-headless 2>/dev/null | grep -q "install ok installed" ||
@@ -144,7 +144,7 @@ install_blocker() {
 COORD=""
 INSTALLED=no
 MADE=()  # directories the install or the service made, removed at the end
-for d in /run/softmig /var/log/softmig /dev/softmig; do
+for d in /run/softmig /var/log/softmig /var/lib/softmig /dev/softmig; do
 	[[ -e $d ]] || MADE+=("$d")
 done
 cleanup() {
@@ -180,9 +180,12 @@ else
 		for d in /run/softmig/jobs /var/log/softmig/reports /var/log/softmig/users; do
 			check_eq "the postinst made $d (tmpfiles.d)" "755 root" "$(stat -c '%a %U' "$d" 2>/dev/null)"
 		done
+		check_eq "the postinst made the state directory /var/lib/softmig, root's only" "700 root" \
+			"$(stat -c '%a %U' /var/lib/softmig 2>/dev/null)"
 	else
 		echo "NOTE: no systemd-tmpfiles here: the postinst could not make the runtime directories"
 		install -d -m 0755 /run/softmig /run/softmig/jobs
+		install -d -m 0700 /var/lib/softmig  # the unit's StateDirectory=
 	fi
 
 	# ------------------------------------------------------------ the service, as its unit says

@@ -24,6 +24,7 @@ SN_USER=softmig-test
 SN_CREATED_USER=no
 SN_BASE=""
 SN_PREFIX=""
+SN_SYSTEM_FILES=()
 
 sn_setup() {
 	local B=$1 lib=$2 jar=$3
@@ -36,9 +37,17 @@ sn_setup() {
 	fi
 	chown "$SN_USER" "$B/jobs"
 
+	# install.sh writes its tmpfiles.d and logrotate files to the system's paths: remember
+	# which of them this run made, for sn_teardown to take away again.
+	SN_SYSTEM_FILES=()
+	local f
+	for f in /usr/lib/tmpfiles.d/softmig.conf /etc/logrotate.d/softmig; do
+		[[ -e $f ]] || SN_SYSTEM_FILES+=("$f")
+	done
 	"$DEPLOY/install.sh" --prefix "$SN_PREFIX" --sysconfdir "$SN_PREFIX/etc" \
-		--rundir "$B/run/softmig" --logdir "$B/log/softmig" --unitdir "$SN_PREFIX/systemd" \
-		--link-dir "" --lib "$lib" --jar "$jar" >"$B/install.log" || { cat "$B/install.log"; return 1; }
+		--rundir "$B/run/softmig" --logdir "$B/log/softmig" --statedir "$B/lib/softmig" \
+		--unitdir "$SN_PREFIX/systemd" --link-dir "" --lib "$lib" --jar "$jar" >"$B/install.log" ||
+		{ cat "$B/install.log"; return 1; }
 	if [[ -n ${SN_SLICES:-} ]]; then
 		printf '%s\n' "$SN_SLICES" >"$SN_PREFIX/etc/slices.conf"
 	fi
@@ -73,6 +82,9 @@ JobSubmitPlugins=lua"
 
 sn_teardown() {
 	snode_down
+	local f
+	for f in "${SN_SYSTEM_FILES[@]}"; do rm -f -- "$f"; done
+	SN_SYSTEM_FILES=()
 	if [[ $SN_CREATED_USER == yes ]]; then
 		userdel "$SN_USER" 2>/dev/null
 		SN_CREATED_USER=no
