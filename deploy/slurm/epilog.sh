@@ -5,12 +5,12 @@
 #   1. store the job's report: `softmig report <jobid> --json` into <REPORT_DIR>/<jobid>.json,
 #      and, with REPORT_TO_JOB_OUTPUT=yes, the text report appended to the job's stdout file
 #      (written with the user's own uid, never as root);
-#   2. with ADMIN_COMMENT=yes (the default), write the job's usage in one line (`softmig report
-#      <jobid> --summary`: GPU memory peak and limit, OOM refusals, GPU time and SM share) to
-#      the job's AdminComment in the accounting database, so that `sacct -o AdminComment`
-#      shows it: `sacctmgr -i update job where jobid=... set AdminComment=...` (slurmctld
-#      refuses `scontrol update` of a job that has finished, as it has when the Epilog runs;
-#      without slurmdbd the line is only logged);
+#   2. write the job's usage in one line (`softmig report <jobid> --summary`: GPU memory peak
+#      and limit, OOM refusals, GPU time and SM share) to the job's AdminComment in the
+#      accounting database, so that `sacct -o AdminComment` shows it: `sacctmgr -i update job
+#      where jobid=... set AdminComment=...` (slurmctld refuses `scontrol update` of a job that
+#      has finished, as it has when the Epilog runs). ADMIN_COMMENT=auto (the default) does it
+#      where slurmctld says accounting storage is slurmdbd; yes always, no never;
 #   3. release the placement (`softmig release`);
 #   4. remove the admin config file(s) and the state file.
 # Other jobs: nothing but a check for stray config files of this job id.
@@ -68,6 +68,13 @@ accounting_id() {
 	fi
 }
 
+# Prints "slurmdbd" when slurmctld keeps job accounting there (where an AdminComment can be
+# stored), else nothing.
+accounting_storage() {
+	timeout "$SM_PLACE_TIMEOUT" scontrol show config 2>/dev/null |
+		grep -qE '^AccountingStorageType[[:space:]]*=[[:space:]]*accounting_storage/slurmdbd' && echo slurmdbd
+}
+
 # append_as_user FILE < TEXT: append with the job owner's uid/gid, only to an existing file,
 # so a user cannot make root write somewhere through a symlink.
 append_as_user() {
@@ -103,7 +110,7 @@ if [[ -n $GPU_UUID ]]; then
 			sm_log WARNING "no text report for job $jobid: $(tr '\n' ' ' <"$errors" | cut -c1-300)"
 		fi
 	fi
-	if [[ $SM_ADMIN_COMMENT == yes ]]; then
+	if [[ $SM_ADMIN_COMMENT == yes || ( $SM_ADMIN_COMMENT == auto && -n $(accounting_storage) ) ]]; then
 		if ! line=$(timeout "$SM_PLACE_TIMEOUT" "$SM_SOFTMIG" report "$key" --summary --socket "$SM_SOCKET" 2>"$errors"); then
 			sm_log WARNING "no accounting line for job $jobid: $(tr '\n' ' ' <"$errors" | cut -c1-300)"
 		elif timeout "$SM_PLACE_TIMEOUT" "$SM_SACCTMGR" -i update job where jobid="$(accounting_id)" \

@@ -23,7 +23,7 @@ SM_LIBRARY=/opt/softmig/lib/libsoftmig.so
 SM_SLICES=$SOFTMIG_SYSCONFDIR/slices.conf
 SM_REPORT_DIR=/var/log/softmig/reports
 SM_REPORT_TO_JOB_OUTPUT=no
-SM_ADMIN_COMMENT=yes
+SM_ADMIN_COMMENT=auto
 SM_SACCTMGR=sacctmgr
 SM_LOG_FILE=/var/log/softmig/slurm-scripts.log
 SM_USER_LOG_DIR=/var/log/softmig/users
@@ -90,9 +90,10 @@ sm_load_settings() {
 			esac ;;
 		ADMIN_COMMENT)
 			case ${value,,} in
+			auto) SM_ADMIN_COMMENT=auto ;;
 			yes | true | 1) SM_ADMIN_COMMENT=yes ;;
 			no | false | 0) SM_ADMIN_COMMENT=no ;;
-			*) echo "$file:$n: ADMIN_COMMENT must be yes or no, got '$value'" >&2; return 1 ;;
+			*) echo "$file:$n: ADMIN_COMMENT must be auto, yes or no, got '$value'" >&2; return 1 ;;
 			esac ;;
 		SACCTMGR) SM_SACCTMGR=$value ;;
 		LOG_FILE) SM_LOG_FILE=$value ;;

@@ -103,6 +103,12 @@ msg=$( (sm_load_settings "$T/settings.conf") 2>&1)
 check "an unknown setting is an error naming it" grep -q "SOCKETT" <<<"$msg"
 printf 'REPORT_TO_JOB_OUTPUT=maybe\n' >"$T/settings.conf"
 check "a bad yes/no is an error" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; ! sm_load_settings '$T/settings.conf' 2>/dev/null"
+check_eq "AdminComment by default only with accounting storage" auto "$(. "$DEPLOY/slurm/softmig-slurm.sh"; echo "$SM_ADMIN_COMMENT")"
+printf 'ADMIN_COMMENT=no\nSACCTMGR=/usr/local/bin/sacctmgr\n' >"$T/settings.conf"
+check_eq "ADMIN_COMMENT and SACCTMGR are read" "no /usr/local/bin/sacctmgr" \
+	"$(sm_load_settings "$T/settings.conf"; echo "$SM_ADMIN_COMMENT $SM_SACCTMGR")"
+printf 'ADMIN_COMMENT=sometimes\n' >"$T/settings.conf"
+check "a bad ADMIN_COMMENT is an error" bash -c ". '$DEPLOY/slurm/softmig-slurm.sh'; ! sm_load_settings '$T/settings.conf' 2>/dev/null"
 printf 'MPS_BASE_DIR=/srv/mps/\n' >"$T/settings.conf"
 check_eq "the MPS base directory is read" /srv/mps "$(sm_load_settings "$T/settings.conf"; echo "$SM_MPS_BASE_DIR")"
 for bad in "srv/mps" "/srv/../tmp" "/srv/m ps" '/srv/$(id)'; do

@@ -9,7 +9,8 @@
 #   sn_out JOBID             the job's output file
 #   sn_admin_comment JOBID   the AdminComment the Epilog stored for the job
 #
-# This SLURM has no accounting storage (no slurmdbd): the scripts' SACCTMGR is a stand-in
+# This SLURM has no accounting storage (no slurmdbd): the scripts get ADMIN_COMMENT=yes, and
+# their SACCTMGR is a stand-in
 # that takes exactly `sacctmgr -i update job where jobid=ID set AdminComment=TEXT` (the form
 # the Epilog uses) and keeps TEXT in BASE/accounting/ID; anything else fails.
 #
@@ -60,7 +61,8 @@ printf '%s\\n' "\$*" >>'$B/accounting/calls'
 printf '%s\\n' "\${7#AdminComment=}" >'$B/accounting/'"\${BASH_REMATCH[1]}"
 EOF
 	chmod 755 "$B/build/sacctmgr"
-	printf 'SACCTMGR=%s\n%s\n' "$B/build/sacctmgr" "${SN_SCRIPT_SETTINGS:-}" >>"$SN_PREFIX/etc/slurm-scripts.conf"
+	printf 'ADMIN_COMMENT=yes\nSACCTMGR=%s\n%s\n' "$B/build/sacctmgr" "${SN_SCRIPT_SETTINGS:-}" \
+		>>"$SN_PREFIX/etc/slurm-scripts.conf"
 
 	SNODE_GRES_CONF="NodeName=@NODE@ Name=gpu Type=l40s Count=2 File=@DEV@/gpu[0-1]
 NodeName=@NODE@ Name=gpu Type=l40s.2 Count=4 File=@DEV@/gpu[2-5]
