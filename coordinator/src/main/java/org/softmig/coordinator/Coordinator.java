@@ -246,7 +246,7 @@ public final class Coordinator implements AutoCloseable {
                       settings.unmanagedPolicy(),
                       reconcileSettings.toleranceBytes(),
                       reconcileSettings.graceNanos(),
-                      Set.of())),
+                      Set.copyOf(settings.unmanagedExemptUsers()))),
               new JobIdentityResolver(settings.procRoot(), settings.configDir(), users, 0),
               settings.procRoot(),
               killer,

@@ -137,6 +137,16 @@ class MpsSupervisionIT {
     return m;
   }
 
+  static void release(String jobId) throws Exception {
+    AskPattern.<NodeGuardian.Command, Boolean>ask(
+            coordinator.system(),
+            replyTo -> new NodeGuardian.Release(jobId, replyTo),
+            Duration.ofSeconds(5),
+            coordinator.system().scheduler())
+        .toCompletableFuture()
+        .get(5, TimeUnit.SECONDS);
+  }
+
   static void place(String jobId, long bytes, double sm, boolean mps, String uuidWanted)
       throws Exception {
     Placement.Decision d =
@@ -186,6 +196,9 @@ class MpsSupervisionIT {
     assertThat(killAttempts).doesNotContain(server, m.getControlPid()).contains(777001, 777002);
     gpus.setProcesses(0, Map.of());
     gpus.setProcesses(1, Map.of());
+    // the next tests' jobs have no admin limits: on a GPU that holds slices they would get none
+    release("m1");
+    release("t1");
   }
 
   @Test

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import org.softmig.gpu.domain.UnmanagedPolicy;
 
 /**
@@ -29,6 +30,7 @@ import org.softmig.gpu.domain.UnmanagedPolicy;
  * @param requireGpus refuse to start unless NVML provides real GPUs
  * @param unmanagedPolicy what to do with processes on a sliced GPU without a session, or over
  *     their job's limit in NVML's eyes: report them, or kill them too
+ * @param unmanagedExemptUsers users whose processes are reported but never killed
  * @param mps the GPUs shared through MPS and how MPS runs on them
  * @param stateDir where the coordinator keeps what must survive a restart (its placements)
  */
@@ -47,13 +49,19 @@ public record NodeSettings(
     Path procRoot,
     boolean requireGpus,
     UnmanagedPolicy unmanagedPolicy,
+    List<String> unmanagedExemptUsers,
     MpsSettings mps,
     Path stateDir) {
 
   public static final Path DEFAULT_SOCKET = Path.of("/run/softmig/softmig.sock");
 
+  /** A user name as useradd and NSS accept it. */
+  private static final Pattern USER_NAME =
+      Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\\$?");
+
   public NodeSettings {
     seeds = List.copyOf(seeds);
+    unmanagedExemptUsers = List.copyOf(unmanagedExemptUsers);
     Objects.requireNonNull(unmanagedPolicy, "unmanagedPolicy");
     Objects.requireNonNull(mps, "mps");
     Objects.requireNonNull(stateDir, "stateDir");
@@ -104,6 +112,12 @@ public record NodeSettings(
     } catch (IllegalArgumentException e) {
       throw r.bad("softmig.unmanaged-policy", "expected report or kill");
     }
+    List<String> exempt = r.strings("softmig.unmanaged-exempt-users");
+    for (String user : exempt) {
+      if (!USER_NAME.matcher(user).matches()) {
+        throw r.bad("softmig.unmanaged-exempt-users", "'" + user + "' is not a user name");
+      }
+    }
     List<String> seeds = r.strings("softmig.seeds");
     for (String seed : seeds) {
       if (seed.isBlank() || seed.lastIndexOf(':') <= 0) {
@@ -125,6 +139,7 @@ public record NodeSettings(
         r.path("softmig.proc-root"),
         r.bool("softmig.require-gpus"),
         unmanaged,
+        exempt,
         MpsSettings.fromConfig(r),
         stateDir(r));
   }

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.softmig.coordinator.slurm.JobIdentity;
+import org.softmig.coordinator.slurm.JobIdentityResolver;
 import org.softmig.coordinator.slurm.JobLimits;
 import org.softmig.coordinator.slurm.ProcessClaim;
 import org.softmig.gpu.actor.DeviceLimit;
@@ -231,7 +232,12 @@ public final class ShimHandler extends SimpleChannelInboundHandler<ClientFrame> 
                         () -> {
                           if (error != null) {
                             Throwable cause = error.getCause() != null ? error.getCause() : error;
-                            fail(0, Error.Code.INVALID_ARGUMENT, cause.getMessage());
+                            fail(
+                                0,
+                                cause instanceof JobIdentityResolver.Refused
+                                    ? Error.Code.PERMISSION_DENIED
+                                    : Error.Code.INVALID_ARGUMENT,
+                                cause.getMessage());
                           } else {
                             openSession(hello, version, identity);
                           }

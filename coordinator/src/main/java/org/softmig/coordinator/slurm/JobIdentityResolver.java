@@ -57,6 +57,7 @@ public final class JobIdentityResolver {
    *
    * @throws IllegalArgumentException when the process claims an unusable job id, or the job's
    *     config file has a malformed value (the message names file, key and value)
+   * @throws Refused when the job's config file is there but not safe to use
    */
   public JobIdentity resolve(int pid, int uid, ProcessClaim claim) {
     String user = userName(uid);
@@ -135,6 +136,12 @@ public final class JobIdentityResolver {
     return Optional.empty();
   }
 
+  /**
+   * Whether a job's config file is there and safe to read.
+   *
+   * @throws Refused when it is there but unsafe (a symlink, another owner, writable by others):
+   *     the job gets no GPU rather than the limits of its own environment
+   */
   private boolean trusted(Path file) {
     try {
       JobConfigFile.checkSafe(file, expectedOwnerUid);
@@ -142,8 +149,20 @@ public final class JobIdentityResolver {
     } catch (NoSuchFileException e) {
       return false;
     } catch (IOException e) {
-      log.warn("Ignoring config file: {}", e.getMessage());
-      return false;
+      log.warn("Refusing the job of config file {}: {}", file, e.getMessage());
+      throw new Refused(
+          "the job's config file is not safe to use (" + e.getMessage()
+              + "); ask the administrator");
+    }
+  }
+
+  /**
+   * The job has a config file that cannot be trusted: its processes are refused (fail closed), not
+   * left to the limits of their own environment.
+   */
+  public static final class Refused extends IllegalArgumentException {
+    public Refused(String message) {
+      super(message);
     }
   }
 

@@ -47,6 +47,36 @@ class NodeSettingsTest {
   }
 
   @Test
+  void theShippedSlurmConfigKillsUnmanagedProcessesButRoots() {
+    NodeSettings s = NodeSettings.load(Path.of("../deploy/etc/softmig.conf"));
+    assertThat(s.unmanagedPolicy()).isEqualTo(org.softmig.gpu.domain.UnmanagedPolicy.KILL);
+    assertThat(s.unmanagedExemptUsers()).containsExactly("root");
+    // the built-in default stays report, with nobody exempt
+    assertThat(NodeSettings.defaults().unmanagedPolicy())
+        .isEqualTo(org.softmig.gpu.domain.UnmanagedPolicy.REPORT);
+    assertThat(NodeSettings.defaults().unmanagedExemptUsers()).isEmpty();
+  }
+
+  @Test
+  void exemptUsersMustBeUserNames() throws Exception {
+    Path good =
+        Files.writeString(
+            dir.resolve("g.conf"), "softmig.unmanaged-exempt-users = [root, dcgm, \"svc_mon$\"]\n");
+    assertThat(NodeSettings.load(good).unmanagedExemptUsers())
+        .containsExactly("root", "dcgm", "svc_mon$");
+    Path bad =
+        Files.writeString(
+            dir.resolve("e.conf"), "softmig.unmanaged-exempt-users = [\"root\", \"a b\"]\n");
+    assertThatThrownBy(() -> NodeSettings.load(bad))
+        .hasMessageContaining(bad.toString())
+        .hasMessageContaining("softmig.unmanaged-exempt-users")
+        .hasMessageContaining("a b");
+    Path notList = Files.writeString(dir.resolve("n.conf"), "softmig.unmanaged-exempt-users = {}\n");
+    assertThatThrownBy(() -> NodeSettings.load(notList))
+        .hasMessageContaining("softmig.unmanaged-exempt-users");
+  }
+
+  @Test
   void plainNumbersForTheLeaseAreMilliseconds() throws Exception {
     Path file = Files.writeString(dir.resolve("n.conf"), "softmig.lease = 30\n");
     assertThat(NodeSettings.load(file).leaseMillis()).isEqualTo(30);

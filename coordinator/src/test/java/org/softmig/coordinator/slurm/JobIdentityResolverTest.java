@@ -107,25 +107,32 @@ class JobIdentityResolverTest {
   }
 
   @Test
-  void unsafeConfigFilesAreIgnored() throws Exception {
+  void anUnsafeConfigFileRefusesTheJobInsteadOfLeavingItOnItsOwnLimits() throws Exception {
     process(42, "0::/system.slice/slurmstepd.scope/job_123/step_0\n");
     Path f = config("123.conf", "CUDA_DEVICE_MEMORY_LIMIT=12G\n");
     Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-rw-rw-"));
-    JobIdentity id = resolver.resolve(42, 1000, claim("", "", 4 * GIB));
-    assertThat(id.source()).isEqualTo(LimitSource.PROCESS_ENVIRONMENT);
-    assertThat(id.limits().memoryFor(0)).isEqualTo(4 * GIB);
+    assertThatThrownBy(() -> resolver.resolve(42, 1000, claim("", "", 4 * GIB)))
+        .isInstanceOf(JobIdentityResolver.Refused.class)
+        .hasMessageContaining("writable by group or others");
 
     Files.delete(f);
     Path real = config("elsewhere", "CUDA_DEVICE_MEMORY_LIMIT=40G\n");
     Files.createSymbolicLink(conf.resolve("123.conf"), real);
-    assertThat(resolver.resolve(42, 1000, claim("", "", 4 * GIB)).source())
-        .isEqualTo(LimitSource.PROCESS_ENVIRONMENT);
+    assertThatThrownBy(() -> resolver.resolve(42, 1000, claim("", "", 4 * GIB)))
+        .isInstanceOf(JobIdentityResolver.Refused.class)
+        .hasMessageContaining("symbolic link");
 
     JobIdentityResolver strict =
         new JobIdentityResolver(proc, conf, users, owner + 1);
     Files.delete(conf.resolve("123.conf"));
     config("123.conf", "CUDA_DEVICE_MEMORY_LIMIT=12G\n");
-    assertThat(strict.resolve(42, 1000, claim("", "", 4 * GIB)).source())
+    assertThatThrownBy(() -> strict.resolve(42, 1000, claim("", "", 4 * GIB)))
+        .isInstanceOf(JobIdentityResolver.Refused.class)
+        .hasMessageContaining("owned by uid");
+
+    // no file at all: the process's own request, as before
+    Files.delete(conf.resolve("123.conf"));
+    assertThat(resolver.resolve(42, 1000, claim("", "", 4 * GIB)).source())
         .isEqualTo(LimitSource.PROCESS_ENVIRONMENT);
   }
 

@@ -294,7 +294,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (spec.source() == LimitSource.PROCESS_ENVIRONMENT) {
       devices = ownLimits(spec.jobId(), devices);
     }
-    devices = confine(spec.jobId(), devices);
+    devices = confine(spec.jobId(), spec.source(), devices);
     List<SessionActor.Binding> bindings = new ArrayList<>();
     for (DeviceRequest device : devices) {
       bindings.add(new SessionActor.Binding(device, gpusByUuid.get(device.uuid())));
@@ -312,11 +312,16 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     return this;
   }
 
-  /** A placed job gets nothing on any other GPU of the node, whatever the process sees. */
-  private List<DeviceRequest> confine(String jobId, List<DeviceRequest> devices) {
+  /**
+   * A placed job gets nothing on any other GPU of the node, whatever the process sees; a job
+   * without admin limits gets nothing on a GPU that holds slices ({@link Placement#refusal}).
+   */
+  private List<DeviceRequest> confine(
+      String jobId, LimitSource source, List<DeviceRequest> devices) {
+    boolean adminLimits = source != LimitSource.PROCESS_ENVIRONMENT;
     List<DeviceRequest> result = new ArrayList<>();
     for (DeviceRequest d : devices) {
-      Optional<String> refusal = placement.refusal(jobId, d.uuid());
+      Optional<String> refusal = placement.refusal(jobId, d.uuid(), adminLimits);
       result.add(refusal.isPresent() ? d.deny(refusal.get()) : d);
     }
     return result;

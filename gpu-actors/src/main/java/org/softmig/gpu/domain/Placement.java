@@ -194,27 +194,47 @@ public final class Placement {
   }
 
   /**
-   * Why a session of {@code jobId} gets none of GPU {@code uuid}, or empty when it may use it. A
-   * placed job is held to its GPU: it gets nothing on any other GPU of the node, wherever its
-   * limits come from.
+   * Why a session of {@code jobId} gets none of GPU {@code uuid}, or empty when it may use it.
+   *
+   * <ul>
+   *   <li>A placed job is held to its GPU: it gets nothing on any other GPU of the node, wherever
+   *       its limits come from.
+   *   <li>Fail closed: a job without admin limits (no valid config file, no placement) gets none
+   *       of a GPU that holds slices, whose memory and time are promised to them.
+   * </ul>
+   *
+   * @param adminLimits whether the job's limits come from the administrator (a config file or a
+   *     placement)
    */
-  public Optional<String> refusal(String jobId, String uuid) {
-    Gpu placed = gpuOfJob.get(jobId);
-    if (placed == null || placed.uuid().equals(uuid) || !knows(uuid)) {
-      return Optional.empty();
+  public Optional<String> refusal(String jobId, String uuid, boolean adminLimits) {
+    Gpu gpu = find(uuid);
+    if (gpu == null) {
+      return Optional.empty(); // not one of this node's GPUs
     }
-    return Optional.of(
-        "job " + jobId + " is placed on GPU " + placed.index() + " (" + placed.uuid()
-            + "): it gets nothing on " + uuid);
+    Gpu placed = gpuOfJob.get(jobId);
+    if (placed != null) {
+      return placed == gpu
+          ? Optional.empty()
+          : Optional.of(
+              "job " + jobId + " is placed on GPU " + placed.index() + " (" + placed.uuid()
+                  + "): it gets nothing on GPU " + gpu.index() + " (" + uuid + ")");
+    }
+    if (!adminLimits && !slicesOn(uuid).isEmpty()) {
+      return Optional.of(
+          "GPU " + gpu.index() + " (" + uuid + ") holds slices placed by the administrator and"
+              + " job " + jobId + " has no limits of the administrator's (no valid config file,"
+              + " no placement): it gets none of this GPU");
+    }
+    return Optional.empty();
   }
 
-  private boolean knows(String uuid) {
+  private Gpu find(String uuid) {
     for (Gpu gpu : gpus) {
       if (gpu.uuid().equals(uuid)) {
-        return true;
+        return gpu;
       }
     }
-    return false;
+    return null;
   }
 
   /** The GPUs this placement chooses from, by index. */

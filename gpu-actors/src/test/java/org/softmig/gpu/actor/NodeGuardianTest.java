@@ -318,4 +318,37 @@ class NodeGuardianTest {
     gpus.receiveMessage().gpus().get(0).ref().tell(new GpuActor.GetSnapshot(snap.ref()));
     assertThat(snap.receiveMessage().jobs()).isEmpty();
   }
+
+  @Test
+  void aJobWithoutAdminLimitsGetsNoneOfAGpuThatHoldsSlicesAndIsToldWhy() {
+    var guardian = guardian();
+    TestProbe<Placement.Decision> decisions = testKit.createTestProbe();
+    guardian.tell(new NodeGuardian.Place("slice", "bob", 20 * GIB, 50, decisions.ref()));
+    assertThat(((Placement.Placed) decisions.receiveMessage()).uuid()).isEqualTo("GPU-b");
+    TestProbe<Object> probe = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(1, "free", 10, 1000, "alice", LimitSource.PROCESS_ENVIRONMENT),
+            List.of(
+                new DeviceRequest(0, "GPU-a", 0, 4 * GIB, 0),
+                new DeviceRequest(1, "GPU-b", 0, 4 * GIB, 0)),
+            output(probe)));
+    Welcomed w = probe.expectMessageClass(Welcomed.class);
+    assertThat(w.limits().get(0).denied()).isFalse();
+    assertThat(w.limits().get(0).memoryLimitBytes()).isEqualTo(4 * GIB);
+    assertThat(w.limits().get(1).denied()).isTrue();
+    assertThat(w.limits().get(1).deniedReason()).contains("holds slices");
+    assertThat(w.gpus().get(1)).isNull();
+
+    // an admin config file is an admin source: its limits on the sliced GPU
+    TestProbe<Object> admin = testKit.createTestProbe();
+    guardian.tell(
+        new NodeGuardian.OpenSession(
+            new SessionSpec(2, "cfg", 11, 1000, "alice", LimitSource.ADMIN_CONFIG),
+            List.of(new DeviceRequest(0, "GPU-b", 0, 2 * GIB, 0)),
+            output(admin)));
+    DeviceLimit l = admin.expectMessageClass(Welcomed.class).limits().get(0);
+    assertThat(l.denied()).isFalse();
+    assertThat(l.memoryLimitBytes()).isEqualTo(2 * GIB);
+  }
 }

@@ -272,4 +272,29 @@ class PlacementTest {
     assertThat(placement.committedBytes("GPU-0")).isEqualTo(40 * GIB);
     assertThat(placement.committedBytes("GPU-1")).isZero();
   }
+
+  @Test
+  void aPlacedJobIsHeldToItsGpuWhereverItsLimitsComeFrom() {
+    placement.place(new Slice("p", 12 * GIB, 25));
+    for (boolean admin : new boolean[] {true, false}) {
+      assertThat(placement.refusal("p", "GPU-0", admin)).isEmpty();
+      assertThat(placement.refusal("p", "GPU-1", admin).orElseThrow())
+          .contains("placed on GPU 0 (GPU-0)");
+      // a GPU that is not the node's is not the placement's to refuse
+      assertThat(placement.refusal("p", "GPU-elsewhere", admin)).isEmpty();
+    }
+  }
+
+  @Test
+  void aJobWithoutAdminLimitsGetsNoneOfAGpuThatHoldsSlices() {
+    assertThat(placement.refusal("free", "GPU-0", false)).isEmpty(); // no slices yet
+    placement.place(new Slice("p", 12 * GIB, 25));
+    assertThat(placement.refusal("free", "GPU-0", false).orElseThrow())
+        .contains("holds slices")
+        .contains("no valid config file, no placement");
+    assertThat(placement.refusal("free", "GPU-1", false)).isEmpty();
+    assertThat(placement.refusal("config", "GPU-0", true)).isEmpty();
+    placement.release("p");
+    assertThat(placement.refusal("free", "GPU-0", false)).isEmpty();
+  }
 }
