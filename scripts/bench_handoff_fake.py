@@ -12,6 +12,8 @@ before/after comparison sees the same machine load.
   scripts/bench_handoff_fake.py --reps 5 --seconds 5
   scripts/bench_handoff_fake.py --variant before=/tmp/old.jar:/tmp/old.so --variant after=... 
   scripts/bench_handoff_fake.py --jobs 8 --seconds 5       # hand-off p50/p99 with 8 jobs
+  scripts/bench_handoff_fake.py --variant loop=$JAR:$SHIM --variant fj=$JAR:$SHIM \
+      --java-opts fj=-Dsoftmig.gpu-dispatcher.executor=fork-join-executor   # coordinator JVM options
 """
 import argparse
 import json
@@ -36,18 +38,20 @@ def parse_args():
     p.add_argument("--policy", default="share", choices=["share", "cap"])
     p.add_argument("--sync-every", type=int, default=8)
     p.add_argument("--variant", action="append", default=[], help="NAME=JAR:SHIM")
+    p.add_argument("--java-opts", action="append", default=[],
+                   help="NAME=OPTIONS: JVM options of variant NAME's coordinator (space-separated)")
     return p.parse_args()
 
 
 class Coordinator:
-    def __init__(self, jar, policy, spec, workdir):
+    def __init__(self, jar, policy, spec, workdir, java_opts=()):
         self.socket = os.path.join(workdir, "c.sock")
         conf = os.path.join(workdir, "conf")
         os.makedirs(conf, exist_ok=True)
         self.log = open(os.path.join(workdir, "coordinator.log"), "w")
         self.jar = jar
         self.proc = subprocess.Popen(
-            ["java", "-Xms64m", "-Xmx256m", "-jar", jar, "coordinator", "--socket", self.socket,
+            ["java", "-Xms64m", "-Xmx256m"] + list(java_opts) + ["-jar", jar, "coordinator", "--socket", self.socket,
              "--simulate", spec, "--node-name", "bench", "--config-dir", conf,
              "--sm-policy", policy],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -126,6 +130,10 @@ def main():
         name, paths = v.split("=", 1)
         jar, shim = paths.split(":", 1)
         variants.append((name, jar, shim))
+    java_opts = {}
+    for o in args.java_opts:
+        name, opts = o.split("=", 1)
+        java_opts[name] = opts.split()
     shares = [float(s) for s in args.shares.split(",")] if args.shares else [100.0 / args.jobs] * args.jobs
     if len(shares) != args.jobs:
         raise SystemExit("--shares needs %d values" % args.jobs)
@@ -138,7 +146,7 @@ def main():
         for name, jar, shim in variants:
             spec = "HO%d%d:80G" % (os.getpid(), rep)
             with tempfile.TemporaryDirectory(prefix="softmig-ho") as work:
-                c = Coordinator(jar, args.policy, spec, work)
+                c = Coordinator(jar, args.policy, spec, work, java_opts.get(name, ()))
                 try:
                     alone = probes(shim, c.socket, spec, [("alone%d" % rep, 0)], args)[0][0]["rate"]
                     together, status = probes(shim, c.socket, spec,

@@ -1,7 +1,10 @@
 package org.softmig.coordinator;
 
+import akka.actor.BootstrapSetup;
+import akka.actor.setup.ActorSystemSetup;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.Props;
 import akka.actor.typed.javadsl.AskPattern;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -27,6 +30,7 @@ import org.softmig.coordinator.nvml.GpuInventory;
 import org.softmig.coordinator.nvml.GpuSampler;
 import org.softmig.coordinator.nvml.ProcessKiller;
 import org.softmig.coordinator.shim.Peer;
+import org.softmig.coordinator.shim.ShimLoop;
 import org.softmig.coordinator.shim.ShimServer;
 import org.softmig.coordinator.shim.ShimServices;
 import org.softmig.coordinator.slurm.JobIdentityResolver;
@@ -73,6 +77,7 @@ public final class Coordinator implements AutoCloseable {
   private final MetricsServer metricsServer;
   private final MpsSupervisor mps; // null without MPS GPUs
   private final StateStore state;
+  private final ShimLoop loop;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -89,9 +94,11 @@ public final class Coordinator implements AutoCloseable {
       ClusterViews views,
       ClusterPublishing publishing,
       MpsSupervisor mps,
-      StateStore state) {
+      StateStore state,
+      ShimLoop loop) {
     this.mps = mps;
     this.state = state;
+    this.loop = loop;
     this.views = views;
     this.publishing = publishing;
     this.settings = settings;
@@ -169,16 +176,26 @@ public final class Coordinator implements AutoCloseable {
             SETTLE_AFTER_START);
     // the placements saved before a restart, put back before the socket opens
     StateStore state = new StateStore(new StateFile(settings.stateDir()));
-    ActorSystem<NodeGuardian.Command> system =
-        ActorSystem.create(
-            // on an MPS GPU jobs co-run: no lease gate unless the site asks for time caps on top
-            NodeGuardian.create(
-                descriptors,
-                d -> d.mps() && !settings.mps().timeCaps() ? gpuSettings.withGated(false) : gpuSettings,
-                state.load(),
-                state),
-            ClusterSettings.SYSTEM_NAME,
-            settings.clustered() ? akkaConfig(clusterSettings) : standaloneAkkaConfig());
+    Config akkaConfig =
+        settings.clustered() ? akkaConfig(clusterSettings) : standaloneAkkaConfig();
+    ShimLoop loop = ShimLoop.start();
+    ActorSystem<NodeGuardian.Command> system;
+    try {
+      system =
+          ActorSystem.create(
+              // on an MPS GPU jobs co-run: no lease gate unless the site asks for time caps on top
+              NodeGuardian.create(
+                  descriptors,
+                  d -> d.mps() && !settings.mps().timeCaps() ? gpuSettings.withGated(false) : gpuSettings,
+                  state.load(),
+                  state,
+                  gpuProps(akkaConfig)),
+              ClusterSettings.SYSTEM_NAME,
+              ActorSystemSetup.create(BootstrapSetup.create(akkaConfig)).withSetup(loop.setup()));
+    } catch (RuntimeException e) {
+      loop.close();
+      throw e;
+    }
     ShimServer server = null;
     GpuSampler sampler = null;
     ReconcileLoop reconcile = null;
@@ -230,7 +247,7 @@ public final class Coordinator implements AutoCloseable {
               TimeUnit.MILLISECONDS.toMicros(settings.leaseMillis()),
               new AtomicLong(),
               ch -> Peer.UNKNOWN);
-      server = ShimServer.start(settings.socket(), 2, services);
+      server = ShimServer.start(settings.socket(), loop.group(), services);
       // shims reconnect from now on: the ledgers settle for SETTLE_AFTER_START from here
       gpus.gpus().forEach(g -> g.ref().tell(GpuActor.SocketOpen.INSTANCE));
       if (metrics != null) {
@@ -268,7 +285,8 @@ public final class Coordinator implements AutoCloseable {
           views,
           publishing,
           mps,
-          state);
+          state,
+          loop);
     } catch (Exception e) {
       if (mps != null) {
         mps.close();
@@ -288,6 +306,7 @@ public final class Coordinator implements AutoCloseable {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
       state.close();
+      loop.close();
       inventory.close();
       throw e;
     }
@@ -305,6 +324,19 @@ public final class Coordinator implements AutoCloseable {
   static Config akkaConfig(ClusterSettings cluster) {
     return cluster.toAkkaConfig().withFallback(ConfigFactory.load());
   }
+
+  /**
+   * The props of the GPU actors: the dispatcher {@code softmig.gpu-dispatcher} (reference.conf:
+   * the shim loop, {@link ShimLoop}) when the configuration defines one, else the default
+   * dispatcher.
+   */
+  static Props gpuProps(Config config) {
+    return config.hasPath(GPU_DISPATCHER + ".type")
+        ? DispatcherSelector.fromConfig(GPU_DISPATCHER)
+        : Props.empty();
+  }
+
+  static final String GPU_DISPATCHER = "softmig.gpu-dispatcher";
 
   /**
    * A node that stands alone (no seeds, no cluster port): a local actor system, so that no TCP
@@ -394,6 +426,7 @@ public final class Coordinator implements AutoCloseable {
       log.warn("Actor system did not stop in time: {}", e.toString());
     }
     state.close();
+    loop.close();
     inventory.close();
   }
 }

@@ -31,7 +31,7 @@ public final class ShimServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ShimServer.class);
 
   private final Path socket;
-  private final EventLoopGroup group;
+  private final EventLoopGroup group; // null when the server does not own it
   private final Channel server;
 
   private ShimServer(Path socket, EventLoopGroup group, Channel server) {
@@ -48,11 +48,37 @@ public final class ShimServer implements AutoCloseable {
    */
   public static ShimServer start(Path socket, int threads, ShimServices services)
       throws IOException, InterruptedException {
-    if (!Epoll.isAvailable()) {
-      throw new IOException(
-          "native epoll transport is not available (Linux x86_64 or aarch64 needed): "
-              + Epoll.unavailabilityCause());
+    checkEpoll();
+    return start(
+        socket, new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory()), true, services);
+  }
+
+  /**
+   * Binds the socket on {@code group} (the coordinator's {@link ShimLoop}); closing the server
+   * leaves the group running.
+   */
+  public static ShimServer start(Path socket, EventLoopGroup group, ShimServices services)
+      throws IOException, InterruptedException {
+    return start(socket, group, false, services);
+  }
+
+  private static ShimServer start(
+      Path socket, EventLoopGroup group, boolean ownsGroup, ShimServices services)
+      throws IOException, InterruptedException {
+    try {
+      return bind(socket, group, ownsGroup, services);
+    } catch (IOException | RuntimeException | InterruptedException e) {
+      if (ownsGroup) {
+        group.shutdownGracefully();
+      }
+      throw e;
     }
+  }
+
+  private static ShimServer bind(
+      Path socket, EventLoopGroup group, boolean ownsGroup, ShimServices services)
+      throws IOException, InterruptedException {
+    checkEpoll();
     if (socket.toString().getBytes().length > 100) {
       throw new IOException("socket path " + socket + " is too long for a Unix socket (max ~100 bytes)");
     }
@@ -67,23 +93,25 @@ public final class ShimServer implements AutoCloseable {
       Files.delete(socket);
     }
     ShimServices withPeers = services.withPeers(ShimServer::peerOf);
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
-    try {
-      Channel server =
-          new ServerBootstrap()
-              .group(group)
-              .channel(EpollServerDomainSocketChannel.class)
-              .option(ChannelOption.SO_BACKLOG, 1024)
-              .childHandler(new ShimChannelInitializer(withPeers))
-              .bind(new DomainSocketAddress(socket.toString()))
-              .sync()
-              .channel();
-      Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
-      log.info("Listening on [{}]", socket);
-      return new ShimServer(socket, group, server);
-    } catch (IOException | RuntimeException | InterruptedException e) {
-      group.shutdownGracefully();
-      throw e;
+    Channel server =
+        new ServerBootstrap()
+            .group(group)
+            .channel(EpollServerDomainSocketChannel.class)
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .childHandler(new ShimChannelInitializer(withPeers))
+            .bind(new DomainSocketAddress(socket.toString()))
+            .sync()
+            .channel();
+    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
+    log.info("Listening on [{}]", socket);
+    return new ShimServer(socket, ownsGroup ? group : null, server);
+  }
+
+  private static void checkEpoll() throws IOException {
+    if (!Epoll.isAvailable()) {
+      throw new IOException(
+          "native epoll transport is not available (Linux x86_64 or aarch64 needed): "
+              + Epoll.unavailabilityCause());
     }
   }
 
@@ -115,7 +143,9 @@ public final class ShimServer implements AutoCloseable {
   @Override
   public void close() {
     server.close().awaitUninterruptibly();
-    group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+    if (group != null) {
+      group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+    }
     try {
       Files.deleteIfExists(socket);
     } catch (IOException e) {

@@ -2,6 +2,7 @@ package org.softmig.gpu.actor;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.Props;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -106,7 +107,20 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       Function<GpuDescriptor, GpuActor.Settings> settings,
       List<SavedPlacement> restored,
       PlacementStore store) {
-    return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings, restored, store));
+    return create(gpus, settings, restored, store, Props.empty());
+  }
+
+  /**
+   * As above, with the props the GPU actors are spawned with (their dispatcher: {@code
+   * softmig.gpu-dispatcher}, see docs/ARCHITECTURE.md).
+   */
+  public static Behavior<Command> create(
+      List<GpuDescriptor> gpus,
+      Function<GpuDescriptor, GpuActor.Settings> settings,
+      List<SavedPlacement> restored,
+      PlacementStore store,
+      Props gpuProps) {
+    return Behaviors.setup(ctx -> new NodeGuardian(ctx, gpus, settings, restored, store, gpuProps));
   }
 
   private NodeGuardian(
@@ -114,7 +128,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       List<GpuDescriptor> descriptors,
       Function<GpuDescriptor, GpuActor.Settings> settings,
       List<SavedPlacement> restored,
-      PlacementStore store) {
+      PlacementStore store,
+      Props gpuProps) {
     super(ctx);
     this.store = store;
     for (GpuDescriptor gpu : descriptors) {
@@ -123,7 +138,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
               // a bug in one request must not lose the GPU's ledger: keep the state, go on
               Behaviors.supervise(GpuActor.create(gpu, settings.apply(gpu)))
                   .onFailure(SupervisorStrategy.resume()),
-              "gpu-" + gpu.index());
+              "gpu-" + gpu.index(),
+              gpuProps);
       gpus.add(new GpuRef(gpu, ref));
       gpusByUuid.put(gpu.uuid(), ref);
     }
