@@ -55,7 +55,7 @@ class Coordinator:
              "--simulate", spec, "--node-name", "bench", "--config-dir", conf,
              "--sm-policy", policy],
             stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
+        deadline = time.time() + 240  # a loaded 2-core box can take minutes to start a JVM
         while not os.path.exists(self.socket):
             if self.proc.poll() is not None or time.time() > deadline:
                 raise SystemExit("coordinator did not start; see " + self.log.name)
