@@ -92,7 +92,7 @@ class CoordinatorSocketTest {
       MemReply over = shim.reserve(0, 5 * GIB).getMemReply();
       assertThat(over.getGranted()).isFalse();
       assertThat(over.getJobLimitBytes()).isEqualTo(4 * GIB);
-      assertThat(over.getReason()).contains(Long.toString(4 * GIB)).contains("credit-1");
+      assertThat(over.getReason()).contains("4.0 GiB").contains("credit-1");
     }
   }
 
