@@ -1,5 +1,6 @@
 package org.softmig.coordinator.slurm;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -17,8 +18,11 @@ public record JobLimits(
   public static final JobLimits NONE = new JobLimits(0, 0, Map.of(), Map.of());
 
   public JobLimits {
+    smPercent = smPercent + 0.0; // -0.0 (a client may send it) is the 0 that means none
     memoryBytesByOrdinal = Map.copyOf(memoryBytesByOrdinal);
-    smPercentByOrdinal = Map.copyOf(smPercentByOrdinal);
+    Map<Integer, Double> sm = new HashMap<>();
+    smPercentByOrdinal.forEach((ordinal, pct) -> sm.put(ordinal, pct + 0.0));
+    smPercentByOrdinal = Map.copyOf(sm);
   }
 
   public long memoryFor(int ordinal) {
