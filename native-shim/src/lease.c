@@ -303,6 +303,8 @@ static void finish_tail_locked(int dev, struct lease_dev *g, bool wait)
 			if (real_cu.cuEventQuery(g->tail[i]) == CUDA_ERROR_NOT_READY)
 				return;
 		g->tail_n = 0;
+		/* the idle clock starts again: a process that waited for this work launches now */
+		g->seen_change_ns = now_ns();
 		send_work_done(dev, g->tail_lease, g->tail_start_ns, now_ns());
 		return;
 	}
@@ -724,6 +726,13 @@ int lease_tick(void)
 			}
 			continue;
 		}
+		/*
+		 * The last lease's kernels still run: the process waits for its own work (a sync
+		 * between batches), it is not idle, though this lease has no streams yet.  Releasing
+		 * it idle here gave every other lease of a busy job away (a 10/90 pair ran 50/50).
+		 */
+		if (g->tail_n)
+			continue;
 		n = atomic_load_explicit(&g->launches, memory_order_relaxed);
 		if (n != g->seen_launches) {
 			g->seen_launches = n;
