@@ -28,7 +28,8 @@
  * under a quarter of a lease while tiny kernels pay one event record per 128 launches.
  *
  * Early release: the socket thread (lease_tick, every ~1 ms while a lease is held) releases
- * with idle=true when no launch happened for IDLE_NS and the streams are drained.
+ * with idle=true when no launch happened for IDLE_NS and the streams are drained, and no
+ * earlier lease's tail still runs (the process then waits for its own work).
  *
  * Coordinator away (the connection dropped, until the next Welcome): a gated device whose job
  * has an SM limit below 100 % keeps its share locally.  Launches run in windows of one lease
