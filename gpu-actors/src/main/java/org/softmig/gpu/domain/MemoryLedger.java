@@ -587,33 +587,11 @@ public final class MemoryLedger {
       // Within a credit's ceiling the holding does not grow, but a job already over its limit
       // (a reconnect claim, a report or overhead recorded after the credit was lent) gets
       // nothing more: a reserve the holder sent before its credit arrived is refused too.
-      return refuse(
-          session,
-          String.format(
-              "%s would take job %s to %s, over its limit of %s on %s"
-                  + " (it uses %s, and %s more as NVML sees it)",
-              ByteSizes.format(bytes),
-              job.id,
-              ByteSizes.format(job.used + job.overhead + bytes),
-              ByteSizes.format(job.limit),
-              name,
-              ByteSizes.format(job.used),
-              ByteSizes.format(job.overhead)));
+      return refuse(session, overLimit(job, bytes, job.used + bytes, "uses", job.used));
     }
     if (growth > 0) {
       if (job.limit > 0 && job.held + job.overhead + growth > job.limit) {
-        return refuse(
-            session,
-            String.format(
-                "%s would take job %s to %s, over its limit of %s on %s"
-                    + " (it holds %s, and %s more as NVML sees it)",
-                ByteSizes.format(bytes),
-                job.id,
-                ByteSizes.format(job.held + job.overhead + growth),
-                ByteSizes.format(job.limit),
-                name,
-                ByteSizes.format(job.held),
-                ByteSizes.format(job.overhead)));
+        return refuse(session, overLimit(job, bytes, job.held + growth, "holds", job.held));
       }
       if (growth > freeBytes()) {
         return refuse(
@@ -628,6 +606,24 @@ public final class MemoryLedger {
     }
     setHolding(session, newHeld, newUsed);
     return new Granted(job.used + job.overhead, job.limit, freeBytes());
+  }
+
+  /**
+   * Why {@code bytes} more would take the job over its limit: to {@code tracked} bytes (what it
+   * {@code verb}, {@code current} before) plus what NVML sees beyond them.
+   */
+  private String overLimit(Job job, long bytes, long tracked, String verb, long current) {
+    return String.format(
+        "%s would take job %s to %s, over its limit of %s on %s (it %s %s, and %s more as NVML"
+            + " sees it)",
+        ByteSizes.format(bytes),
+        job.id,
+        ByteSizes.format(tracked + job.overhead),
+        ByteSizes.format(job.limit),
+        name,
+        verb,
+        ByteSizes.format(current),
+        ByteSizes.format(job.overhead));
   }
 
   private Refused refuse(Session session, String reason) {
